@@ -1,0 +1,4 @@
+from .baseline_cnn import BaselineCNN
+from .capsnet import CapsNet
+
+__all__ = ['BaselineCNN', 'CapsNet']

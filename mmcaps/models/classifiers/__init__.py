@@ -1,0 +1,3 @@
+from .capsnet_classifier import CapsNetClassifier
+
+__all__ = ['CapsNetClassifier']

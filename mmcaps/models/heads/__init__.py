@@ -1,0 +1,3 @@
+from .digitcaps_head import DigitCapsHead
+
+__all__ = ['DigitCapsHead']

@@ -1,0 +1,4 @@
+from .margin_loss import MarginLoss, labels_to_targets
+from .reconstruction_loss import ReconstructionLoss
+
+__all__ = ['MarginLoss', 'ReconstructionLoss', 'labels_to_targets']

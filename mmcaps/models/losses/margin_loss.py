@@ -1,0 +1,84 @@
+"""Margin loss of Sabour et al. (2017)."""
+import torch
+import torch.nn as nn
+from mmpretrain.registry import MODELS
+
+__all__ = ['MarginLoss', 'labels_to_targets']
+
+
+def labels_to_targets(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Turn class indices ``(B,)`` into one-hot targets ``(B, K)``; pass
+    ``(B, K)`` multi-hot targets through. Out-of-range labels raise.
+
+    Args:
+        labels: ``(B,)`` integer labels or ``(B, K)`` targets in {0, 1}.
+        num_classes: ``K``.
+
+    Returns:
+        Float targets ``(B, K)``.
+    """
+    if labels.dim() == 2:
+        if labels.shape[1] != num_classes:
+            raise ValueError(f'targets have {labels.shape[1]} classes, '
+                             f'expected num_classes={num_classes}')
+        return labels.float()
+    if labels.dim() != 1:
+        raise ValueError('labels must be (B,) class indices or (B, K) '
+                         f'targets, got shape {tuple(labels.shape)}')
+    if labels.numel() and (labels.min() < 0 or labels.max() >= num_classes):
+        bad = labels[(labels < 0) | (labels >= num_classes)][0].item()
+        raise ValueError(f'label {bad} is outside the class range '
+                         f'[0, {num_classes - 1}] '
+                         f'(num_classes={num_classes}); '
+                         'check the dataset against the head\'s num_classes')
+    return nn.functional.one_hot(labels.long(), num_classes).float()
+
+
+@MODELS.register_module()
+class MarginLoss(nn.Module):
+    """Margin loss of the class capsules' lengths.
+
+    ``L_k = T_k max(0, m+ - |v_k|)^2 + lambda (1 - T_k) max(0, |v_k| - m-)^2``,
+    summed over the classes ``k`` and averaged over the batch.
+    ``(B, K) lengths, (B,) or (B, K) targets -> scalar``.
+
+    Args:
+        m_plus: ``m+``, the length a present class should exceed.
+        m_minus: ``m-``, the length an absent class should stay under.
+        lambda_: Down-weighting of the absent classes' term.
+        loss_weight: Multiplier of the loss.
+    """
+
+    def __init__(self,
+                 m_plus: float = 0.9,
+                 m_minus: float = 0.1,
+                 lambda_: float = 0.5,
+                 loss_weight: float = 1.0) -> None:
+        super().__init__()
+        if not 0 <= m_minus < m_plus <= 1:
+            raise ValueError('MarginLoss needs 0 <= m_minus < m_plus <= 1, '
+                             f'got m_minus={m_minus}, m_plus={m_plus}')
+        self.m_plus = m_plus
+        self.m_minus = m_minus
+        self.lambda_ = lambda_
+        self.loss_weight = loss_weight
+
+    def forward(self, lengths: torch.Tensor,
+                target: torch.Tensor) -> torch.Tensor:
+        """Args:
+            lengths: Capsule lengths ``(B, K)``.
+            target: ``(B,)`` class indices or ``(B, K)`` multi-hot targets.
+
+        Returns:
+            The loss, a scalar.
+        """
+        t = labels_to_targets(target, lengths.shape[1])
+        lengths = lengths.float()
+        present = torch.relu(self.m_plus - lengths).pow(2)
+        absent = torch.relu(lengths - self.m_minus).pow(2)
+        loss = t * present + self.lambda_ * (1.0 - t) * absent
+        return self.loss_weight * loss.sum(dim=1).mean()
+
+    def extra_repr(self) -> str:
+        return (f'm_plus={self.m_plus}, m_minus={self.m_minus}, '
+                f'lambda_={self.lambda_}, loss_weight={self.loss_weight}')

@@ -1,0 +1,3 @@
+from .primary_caps_neck import PrimaryCapsNeck
+
+__all__ = ['PrimaryCapsNeck']

@@ -1,0 +1,133 @@
+"""Routing algorithms between capsule layers.
+
+A routing module turns prediction vectors ``u_hat`` of shape
+``(B, N_out, N_in, D_out)`` (``u_hat[b, j, i]`` is input capsule ``i``'s vote
+for output capsule ``j``) into output capsules ``(B, N_out, D_out)``. The
+layout keeps each output capsule's votes contiguous so that the weighted sum
+and the agreement are plain batched matrix products.
+"""
+from typing import Optional, Tuple, Union
+
+import torch
+import torch.nn as nn
+from mmpretrain.registry import MODELS
+
+from .squash import squash
+
+__all__ = ['BaseRouting', 'DynamicRouting', 'build_routing']
+
+
+class BaseRouting(nn.Module):
+    """Base class of routing algorithms.
+
+    ``(B, N_out, N_in, D_out) -> (B, N_out, D_out)``.
+    """
+
+    def forward(
+        self,
+        u_hat: torch.Tensor,
+        return_coupling: bool = False
+    ) -> Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]:
+        raise NotImplementedError
+
+
+@MODELS.register_module()
+class DynamicRouting(BaseRouting):
+    """Routing-by-agreement of Sabour, Frosst & Hinton (2017), Procedure 1.
+
+    With logits ``b_ij = 0``, repeat ``num_iterations`` times:
+    ``c_i = softmax_j(b_i)`` (over the OUTPUT capsules), ``s_j = sum_i c_ij
+    u_hat_j|i``, ``v_j = squash(s_j)`` and, except after the last iteration,
+    ``b_ij += u_hat_j|i . v_j``. No parameters.
+
+    Args:
+        num_iterations: Routing iterations ``r`` (the paper: 1 or 3).
+        detach_intermediate: Use ``u_hat.detach()`` in all but the final
+            iteration, so gradients reach ``u_hat`` only through the last
+            weighted sum. This changes the gradients (it is not the paper's
+            behaviour, which the official code and this default follow) and
+            saves time and memory.
+    """
+
+    def __init__(self, num_iterations: int = 3,
+                 detach_intermediate: bool = False) -> None:
+        super().__init__()
+        if (not isinstance(num_iterations, int)
+                or isinstance(num_iterations, bool) or num_iterations < 1):
+            raise ValueError('DynamicRouting: num_iterations must be a '
+                             f'positive integer, got {num_iterations!r}')
+        self.num_iterations = num_iterations
+        self.detach_intermediate = detach_intermediate
+
+    def forward(
+        self,
+        u_hat: torch.Tensor,
+        return_coupling: bool = False
+    ) -> Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]:
+        """Route prediction vectors to output capsules.
+
+        Args:
+            u_hat: Prediction vectors ``(B, N_out, N_in, D_out)``.
+            return_coupling: Also return the coupling coefficients used in
+                the final iteration.
+
+        Returns:
+            Output capsules ``(B, N_out, D_out)``, and with
+            ``return_coupling`` the coefficients ``(B, N_out, N_in)``, which
+            sum to 1 over ``N_out``.
+        """
+        if u_hat.dim() != 4:
+            raise ValueError('DynamicRouting expects prediction vectors of '
+                             'shape (B, N_out, N_in, D_out), got '
+                             f'{tuple(u_hat.shape)}')
+        b, n_out, n_in, _ = u_hat.shape
+        # Logits accumulate over iterations: keep them in at least float32
+        # under autocast.
+        logits = u_hat.new_zeros(
+            b, n_out, n_in,
+            dtype=torch.promote_types(u_hat.dtype, torch.float32))
+        u_detached = (u_hat.detach() if self.detach_intermediate else u_hat)
+        for it in range(self.num_iterations):
+            last = it == self.num_iterations - 1
+            votes = u_hat if last else u_detached
+            coupling = logits.softmax(dim=1)
+            # (B, N_out, 1, N_in) @ (B, N_out, N_in, D_out)
+            s = torch.matmul(coupling.unsqueeze(2).to(votes.dtype), votes)
+            v = squash(s.squeeze(2))
+            if not last:
+                # (B, N_out, N_in, D_out) @ (B, N_out, D_out, 1)
+                agreement = torch.matmul(votes, v.unsqueeze(-1)).squeeze(-1)
+                logits = logits + agreement.to(logits.dtype)
+        if return_coupling:
+            return v, coupling
+        return v
+
+    def extra_repr(self) -> str:
+        return (f'num_iterations={self.num_iterations}, '
+                f'detach_intermediate={self.detach_intermediate}')
+
+
+def build_routing(cfg: Optional[dict]) -> BaseRouting:
+    """Build a routing module from a config dict, with a clear error for an
+    unknown or non-routing ``type``.
+
+    Args:
+        cfg: e.g. ``dict(type='DynamicRouting', num_iterations=3)``.
+
+    Returns:
+        The routing module.
+    """
+    if cfg is None:
+        cfg = dict(type='DynamicRouting')
+    if isinstance(cfg, BaseRouting):
+        return cfg
+    routing_type = cfg.get('type')
+    cls = MODELS.get(routing_type) if isinstance(routing_type, str) else (
+        routing_type)
+    if not (isinstance(cls, type) and issubclass(cls, BaseRouting)):
+        known = sorted(
+            name for name, c in MODELS.module_dict.items()
+            if isinstance(c, type) and issubclass(c, BaseRouting))
+        raise ValueError(f'Unknown routing type {routing_type!r}; '
+                         f'registered routing algorithms: {known}')
+    return MODELS.build(cfg)

@@ -1,0 +1,94 @@
+import pytest
+import torch
+from mmpretrain.structures import DataSample
+
+import mmcaps  # noqa: F401
+from mmcaps.models.heads import DigitCapsHead
+from mmcaps.models.losses import MarginLoss
+from mmcaps.models.utils import capsule_length
+
+
+def make_head(decoder=True, **kwargs):
+    cfg = dict(num_classes=4, in_capsules=12, in_dim=8, out_dim=6,
+               routing=dict(type='DynamicRouting', num_iterations=2))
+    if decoder:
+        cfg['decoder'] = dict(type='CapsuleDecoder', out_shape=(1, 5, 5),
+                              hidden_dims=(7, ))
+    cfg.update(kwargs)
+    return DigitCapsHead(**cfg)
+
+
+def samples(labels):
+    return [DataSample().set_gt_label(int(x)) for x in labels]
+
+
+def test_paper_head_parameter_counts():
+    head = DigitCapsHead(10, 1152, decoder=dict(type='CapsuleDecoder'))
+    assert sum(p.numel() for p in head.parameters()) == 1474560 + 1411344
+    head = DigitCapsHead(10, 1152)
+    assert sum(p.numel() for p in head.parameters()) == 1474560
+
+
+def test_predict_scores_are_lengths():
+    torch.manual_seed(0)
+    head = make_head()
+    feats = (torch.rand(3, 12, 8), )
+    caps = head(feats)
+    out = head.predict(feats)
+    lengths = caps.norm(dim=-1)
+    for i, s in enumerate(out):
+        torch.testing.assert_close(s.pred_score, lengths[i], atol=1e-6,
+                                   rtol=1e-5)
+        assert s.pred_label.item() == lengths[i].argmax().item()
+
+
+def test_loss_values():
+    torch.manual_seed(1)
+    head = make_head()
+    feats = (torch.rand(2, 12, 8), )
+    images = torch.rand(2, 1, 5, 5)
+    labels = torch.tensor([3, 1])
+    losses = head.loss(feats, samples(labels), images=images)
+    caps = head(feats)
+    torch.testing.assert_close(losses['loss_margin'],
+                               MarginLoss()(capsule_length(caps), labels))
+    # The decoder sees the TRUE class's capsule in training.
+    mask = torch.nn.functional.one_hot(labels, 4).float()
+    recon = head.decoder(caps, mask)
+    expected = 0.0005 * (recon - images).flatten(1).pow(2).sum(1).mean()
+    torch.testing.assert_close(losses['loss_recon'], expected)
+    sum(losses.values()).backward()
+    assert all(torch.isfinite(p.grad).all() for p in head.parameters())
+
+
+def test_loss_without_decoder_and_missing_images():
+    head = make_head(decoder=False)
+    losses = head.loss((torch.rand(2, 12, 8), ), samples([0, 1]))
+    assert set(losses) == {'loss_margin'}
+    with pytest.raises(ValueError, match='no images'):
+        make_head().loss((torch.rand(2, 12, 8), ), samples([0, 1]))
+
+
+@pytest.mark.parametrize('num_classes', [2, 10, 100])
+def test_any_number_of_classes(num_classes):
+    head = DigitCapsHead(num_classes, 12, out_dim=4)
+    feats = (torch.rand(2, 12, 8), )
+    assert head(feats).shape == (2, num_classes, 4)
+    losses = head.loss(feats, samples([0, num_classes - 1]))
+    losses['loss_margin'].backward()
+    assert head.predict(feats)[0].pred_score.shape == (num_classes, )
+
+
+def test_errors():
+    with pytest.raises(ValueError, match=r'label 4 is outside'):
+        make_head(decoder=False).loss((torch.rand(1, 12, 8), ), samples([4]))
+    with pytest.raises(ValueError, match='num_classes'):
+        DigitCapsHead(1, 12)
+    with pytest.raises(ValueError, match='decoder takes 5 capsules'):
+        DigitCapsHead(4, 12, decoder=dict(type='CapsuleDecoder',
+                                          num_capsules=5))
+    with pytest.raises(ValueError, match='Unknown routing type'):
+        DigitCapsHead(4, 12, routing=dict(type='EMRoutingTypo'))
+    with pytest.raises(RuntimeError, match='no decoder'):
+        make_head(decoder=False).reconstruct(torch.rand(1, 4, 6),
+                                             torch.tensor([0]))

@@ -1,0 +1,46 @@
+import pytest
+import torch
+
+from mmcaps.models.utils import CapsuleLayer, DynamicRouting
+
+
+def test_predictions_match_per_pair_matmul():
+    torch.manual_seed(0)
+    layer = CapsuleLayer(5, 3, 4, 2, dict(type='DynamicRouting'))
+    u = torch.randn(2, 5, 3)
+    u_hat = layer.predictions(u)
+    assert u_hat.shape == (2, 4, 5, 2)
+    w = layer.weight.view(5, 3, 4, 2)
+    for b in range(2):
+        for i in range(5):
+            for j in range(4):
+                # u_hat_j|i = W_ij u_i with W_ij of shape (D_in, D_out).
+                torch.testing.assert_close(u_hat[b, j, i],
+                                           u[b, i] @ w[i, :, j])
+
+
+def test_forward_is_routing_of_predictions():
+    torch.manual_seed(1)
+    layer = CapsuleLayer(6, 8, 3, 16,
+                         dict(type='DynamicRouting', num_iterations=2))
+    u = torch.randn(4, 6, 8)
+    v, c = layer(u, return_coupling=True)
+    v_ref = DynamicRouting(2)(layer.predictions(u))
+    torch.testing.assert_close(v, v_ref)
+    assert c.shape == (4, 3, 6)
+
+
+def test_parameter_count_paper_digitcaps():
+    layer = CapsuleLayer(1152, 8, 10, 16)
+    assert sum(p.numel() for p in layer.parameters()) == 1152 * 10 * 8 * 16
+
+
+def test_shape_error_names_expected():
+    layer = CapsuleLayer(1152, 8, 10, 16)
+    with pytest.raises(ValueError, match=r'\(B, 1152, 8\).*\(2, 800, 8\)'):
+        layer(torch.zeros(2, 800, 8))
+
+
+def test_bad_sizes():
+    with pytest.raises(ValueError, match='out_dim'):
+        CapsuleLayer(10, 8, 10, 0)

@@ -1,0 +1,131 @@
+"""End-to-end runs of tools/train.py and tools/test.py on a tiny config."""
+import os
+import pickle
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[2]
+
+TINY_CONFIG = '''
+_base_ = ['{repo}/configs/capsnet/capsnet_r3-recon_1xb128_mnist.py']
+data_root = '{data_root}'
+model = dict(
+    backbone=dict(conv1_channels=8, primary_types=2, primary_dim=4),
+    head=dict(in_capsules=2 * 6 * 6, in_dim=4, out_dim=4,
+              decoder=dict(hidden_dims=(16, ))))
+# No random augmentation, so that a resumed run can be compared exactly.
+train_dataloader = dict(
+    batch_size=16, num_workers=0, persistent_workers=False,
+    dataset=dict(data_root=data_root, check_md5=False,
+                 pipeline=[dict(type='PackInputs')]))
+val_dataloader = dict(
+    batch_size=8, num_workers=0, persistent_workers=False,
+    dataset=dict(data_root=data_root, check_md5=False))
+test_dataloader = val_dataloader
+train_cfg = dict(max_epochs=2)
+param_scheduler = dict(step_size=2)
+randomness = dict(seed=1, deterministic=True)
+default_hooks = dict(logger=dict(interval=1))
+'''
+
+
+@pytest.fixture(scope='module')
+def tiny_config(tiny_mnist_root, tmp_path_factory):
+    path = tmp_path_factory.mktemp('cfg') / 'tiny_capsnet.py'
+    path.write_text(
+        TINY_CONFIG.format(repo=REPO, data_root=tiny_mnist_root))
+    return path
+
+
+def run_tool(*args):
+    env = dict(os.environ, PYTHONPATH=f'{REPO}{os.pathsep}'
+               f'{os.environ.get("PYTHONPATH", "")}')
+    proc = subprocess.run([sys.executable, *map(str, args)], cwd=REPO,
+                          env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout + proc.stderr
+
+
+def weights(ckpt):
+    return torch.load(ckpt, map_location='cpu', weights_only=True)
+
+
+@pytest.fixture(scope='module')
+def trained(tiny_config, tmp_path_factory):
+    work_dir = tmp_path_factory.mktemp('full')
+    log = run_tool('tools/train.py', tiny_config, '--work-dir', work_dir)
+    return work_dir, log
+
+
+def test_train_writes_checkpoints_and_validates(trained):
+    work_dir, log = trained
+    assert (work_dir / 'epoch_1.pth').is_file()
+    assert (work_dir / 'epoch_2.pth').is_file()
+    assert len(re.findall(r'Epoch\(val\).*accuracy/top1: [\d.]+', log)) == 2
+    losses = re.findall(r'Epoch\(train\).*loss_margin: ([\d.]+)', log)
+    assert len(losses) == 6  # 48 images / 16 per batch * 2 epochs
+
+
+def test_checkpoint_loads_with_weights_only(trained):
+    ckpt = weights(trained[0] / 'epoch_2.pth')
+    assert ckpt['meta']['epoch'] == 2
+    assert 'head.capsules.weight' in ckpt['state_dict']
+
+
+def test_test_tool_reports_accuracy(trained, tiny_config, tmp_path):
+    out = tmp_path / 'preds.pkl'
+    log = run_tool('tools/test.py', tiny_config, trained[0] / 'epoch_2.pth',
+                   '--work-dir', tmp_path, '--out', out)
+    train_acc = re.findall(r'Epoch\(val\).*accuracy/top1: ([\d.]+)',
+                           trained[1])[-1]
+    test_acc = re.search(r'Epoch\(test\).*accuracy/top1: ([\d.]+)', log)
+    # Same weights, same 20 test images: the same accuracy as the final
+    # validation of the training run.
+    assert test_acc and test_acc.group(1) == train_acc
+    with open(out, 'rb') as f:
+        preds = pickle.load(f)
+    assert len(preds) == 20 and preds[0]['pred_score'].shape == (10, )
+
+
+def assert_same_weights(ckpt_a, ckpt_b):
+    a, b = weights(ckpt_a), weights(ckpt_b)
+    assert a['meta']['iter'] == b['meta']['iter'] == 6
+    for key, value in a['state_dict'].items():
+        torch.testing.assert_close(b['state_dict'][key], value, msg=key)
+    assert a['param_schedulers'] == b['param_schedulers']
+
+
+def test_auto_resume_gives_the_same_run(trained, tiny_config, tmp_path):
+    # A run that died after its first epoch leaves epoch_1.pth and the
+    # last_checkpoint pointer behind.
+    shutil.copy(trained[0] / 'epoch_1.pth', tmp_path / 'epoch_1.pth')
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'epoch_1.pth'))
+    log = run_tool('tools/train.py', tiny_config, '--work-dir', tmp_path,
+                   '--resume')
+    assert 'resumed epoch: 1, iter: 3' in log
+    assert_same_weights(trained[0] / 'epoch_2.pth', tmp_path / 'epoch_2.pth')
+
+
+def test_resume_from_explicit_checkpoint(trained, tiny_config, tmp_path):
+    log = run_tool('tools/train.py', tiny_config, '--work-dir', tmp_path,
+                   '--resume', trained[0] / 'epoch_1.pth')
+    assert 'resumed epoch: 1, iter: 3' in log
+    assert not (tmp_path / 'epoch_1.pth').exists()
+    assert_same_weights(trained[0] / 'epoch_2.pth', tmp_path / 'epoch_2.pth')
+
+
+def test_get_flops_tool():
+    out = run_tool('tools/analysis_tools/get_flops.py',
+                   'configs/capsnet/capsnet_r3-recon_1xb128_mnist.py')
+    assert 'parameters: 8,215,568' in out
+    # Conv1 20*20*256*81 + PrimaryCaps 6*6*256*256*81 + u_hat 1152*10*8*16
+    # + routing sums and agreements (3 + 2 times 1152*10*16).
+    macs = 8294400 + 191102976 + 1474560 + 5 * 184320
+    assert f'multiply-adds (inference): {macs:,}' in out

@@ -1,0 +1,53 @@
+"""Parameters and multiply-adds of a config's model for one input image.
+
+mmengine's counter (fvcore's convention) counts one multiply-add as one
+"flop"; element-wise operations (squash, softmax) are not counted.
+"""
+import argparse
+
+import torch
+import torch.nn as nn
+from mmengine.analysis import get_model_complexity_info
+from mmengine.config import Config, DictAction
+from mmpretrain.registry import MODELS
+
+import mmcaps  # noqa: F401  registers mmcaps' modules
+
+
+class _TensorMode(nn.Module):
+    """Trace the classifier's inference path (backbone, neck, head)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x, mode='tensor')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument('config', help='config file path')
+    parser.add_argument(
+        '--shape', type=int, nargs=3, default=[1, 28, 28],
+        metavar=('C', 'H', 'W'), help='input image shape')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    args = parser.parse_args()
+
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    model = MODELS.build(cfg.model).eval()
+    info = get_model_complexity_info(
+        _TensorMode(model), inputs=(torch.rand(1, *args.shape), ),
+        show_table=False, show_arch=False)
+    params = sum(p.numel() for p in model.parameters())
+    print(f'config: {args.config}')
+    print(f'input shape: {tuple(args.shape)}')
+    print(f'parameters: {params:,}')
+    print(f'multiply-adds (inference): {info["flops"]:,} '
+          f'({info["flops"] / 1e9:.3f} G)')
+
+
+if __name__ == '__main__':
+    main()
