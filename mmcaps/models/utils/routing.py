@@ -31,6 +31,89 @@ class BaseRouting(nn.Module):
         raise NotImplementedError
 
 
+def _squash_backward(s: torch.Tensor, grad_v: torch.Tensor) -> torch.Tensor:
+    """``dL/ds`` from ``dL/dv`` for ``v = squash(s)`` (small tensors)."""
+    with torch.enable_grad():
+        s = s.detach().requires_grad_(True)
+        grad_s, = torch.autograd.grad(squash(s), s, grad_v)
+    return grad_s
+
+
+class _DynamicRoutingFunction(torch.autograd.Function):
+    """Dynamic routing with a hand-written backward.
+
+    Autograd's backward of the batched matmuls that routing is made of
+    computes the vote gradients as outer products, matmuls with an inner
+    dimension of 1, which are slow on CPU and write a new ``u_hat``-sized
+    tensor per iteration. Here they are accumulated in place into one
+    buffer. The gradient is exactly autograd's (tested against the
+    straightforward formulation and gradcheck); double backward is not
+    supported.
+    """
+
+    @staticmethod
+    def forward(ctx, u_hat: torch.Tensor, num_iterations: int,
+                detach_intermediate: bool):
+        acc_dtype = torch.promote_types(u_hat.dtype, torch.float32)
+        b, n_out, n_in, _ = u_hat.shape
+        # Logits accumulate over iterations: at least float32 under autocast.
+        logits = u_hat.new_zeros(b, n_out, n_in, dtype=acc_dtype)
+        saved = []
+        for it in range(num_iterations):
+            coupling = logits.softmax(dim=1)
+            # (B, N_out, 1, N_in) @ (B, N_out, N_in, D_out)
+            s = torch.matmul(coupling.unsqueeze(2).to(u_hat.dtype),
+                             u_hat).squeeze(2)
+            v = squash(s)
+            saved += [coupling, s, v]
+            if it < num_iterations - 1:
+                # (B, N_out, N_in, D_out) @ (B, N_out, D_out, 1)
+                agreement = torch.matmul(u_hat, v.unsqueeze(-1)).squeeze(-1)
+                logits = logits + agreement.to(acc_dtype)
+        ctx.save_for_backward(u_hat, *saved)
+        ctx.num_iterations = num_iterations
+        ctx.detach_intermediate = detach_intermediate
+        ctx.mark_non_differentiable(coupling)
+        return v, coupling
+
+    @staticmethod
+    def backward(ctx, grad_v: torch.Tensor, _grad_coupling: torch.Tensor):
+        u_hat, *saved = ctx.saved_tensors
+        r = ctx.num_iterations
+        grad_u = torch.zeros_like(
+            u_hat, dtype=torch.promote_types(u_hat.dtype, torch.float32))
+        # With detached intermediate iterations, the votes reach the output
+        # only through the last weighted sum.
+        first = r - 1 if ctx.detach_intermediate else 0
+        grad_next_logits = None  # dL/db_{t+1}, (B, N_out, N_in)
+        for t in reversed(range(first, r)):
+            coupling, s, v = saved[3 * t:3 * t + 3]
+            if t == r - 1:
+                grad_vt = grad_v
+            else:
+                # b_{t+1} = b_t + u_hat . v_t
+                grad_vt = torch.matmul(
+                    grad_next_logits.unsqueeze(2).to(u_hat.dtype),
+                    u_hat).squeeze(2)
+                grad_u.addcmul_(grad_next_logits.unsqueeze(-1),
+                                v.unsqueeze(2))
+            grad_s = _squash_backward(s, grad_vt)
+            # s_t = sum_i c_t u_hat
+            grad_u.addcmul_(coupling.unsqueeze(-1), grad_s.unsqueeze(2))
+            if t > first:
+                grad_coupling = torch.matmul(
+                    u_hat, grad_s.unsqueeze(-1).to(u_hat.dtype)).squeeze(-1)
+                grad_coupling = grad_coupling.to(coupling.dtype)
+                # Softmax over the output capsules.
+                grad_logits = coupling * (
+                    grad_coupling -
+                    (coupling * grad_coupling).sum(dim=1, keepdim=True))
+                if grad_next_logits is not None:
+                    grad_logits = grad_logits + grad_next_logits
+                grad_next_logits = grad_logits
+        return grad_u.to(u_hat.dtype), None, None
+
+
 @MODELS.register_module()
 class DynamicRouting(BaseRouting):
     """Routing-by-agreement of Sabour, Frosst & Hinton (2017), Procedure 1.
@@ -80,24 +163,8 @@ class DynamicRouting(BaseRouting):
             raise ValueError('DynamicRouting expects prediction vectors of '
                              'shape (B, N_out, N_in, D_out), got '
                              f'{tuple(u_hat.shape)}')
-        b, n_out, n_in, _ = u_hat.shape
-        # Logits accumulate over iterations: keep them in at least float32
-        # under autocast.
-        logits = u_hat.new_zeros(
-            b, n_out, n_in,
-            dtype=torch.promote_types(u_hat.dtype, torch.float32))
-        u_detached = (u_hat.detach() if self.detach_intermediate else u_hat)
-        for it in range(self.num_iterations):
-            last = it == self.num_iterations - 1
-            votes = u_hat if last else u_detached
-            coupling = logits.softmax(dim=1)
-            # (B, N_out, 1, N_in) @ (B, N_out, N_in, D_out)
-            s = torch.matmul(coupling.unsqueeze(2).to(votes.dtype), votes)
-            v = squash(s.squeeze(2))
-            if not last:
-                # (B, N_out, N_in, D_out) @ (B, N_out, D_out, 1)
-                agreement = torch.matmul(votes, v.unsqueeze(-1)).squeeze(-1)
-                logits = logits + agreement.to(logits.dtype)
+        v, coupling = _DynamicRoutingFunction.apply(
+            u_hat, self.num_iterations, self.detach_intermediate)
         if return_coupling:
             return v, coupling
         return v

@@ -91,3 +91,42 @@ def test_build_routing_unknown_name():
 def test_routing_shape_error():
     with pytest.raises(ValueError, match=r'\(B, N_out, N_in, D_out\)'):
         DynamicRouting()(torch.zeros(2, 3, 4))
+
+
+def autograd_routing(u_hat, iterations, detach):
+    """Dynamic routing left to autograd: the reference for the
+    hand-written backward."""
+    from mmcaps.models.utils import squash
+    logits = torch.zeros(u_hat.shape[:3], dtype=u_hat.dtype)
+    for it in range(iterations):
+        last = it == iterations - 1
+        votes = u_hat if last or not detach else u_hat.detach()
+        c = logits.softmax(dim=1)
+        v = squash((c.unsqueeze(-1) * votes).sum(dim=2))
+        if not last:
+            logits = logits + (votes * v.unsqueeze(2)).sum(-1)
+    return v
+
+
+@pytest.mark.parametrize('detach', [False, True])
+@pytest.mark.parametrize('iterations', [1, 2, 3, 5])
+def test_hand_written_backward_matches_autograd(iterations, detach):
+    torch.manual_seed(iterations)
+    u = (torch.randn(3, 4, 6, 5, dtype=torch.float64) * 0.7)
+    u_a = u.clone().requires_grad_()
+    u_b = u.clone().requires_grad_()
+    routing = DynamicRouting(iterations, detach_intermediate=detach)
+    v_a = routing(u_a)
+    v_b = autograd_routing(u_b, iterations, detach)
+    torch.testing.assert_close(v_a, v_b)
+    w = torch.randn_like(v_a)
+    (v_a * w).sum().backward()
+    (v_b * w).sum().backward()
+    torch.testing.assert_close(u_a.grad, u_b.grad)
+
+
+def test_gradcheck():
+    torch.manual_seed(0)
+    u = (torch.randn(2, 3, 4, 3, dtype=torch.float64) * 0.8)
+    u.requires_grad_()
+    assert torch.autograd.gradcheck(lambda x: DynamicRouting(3)(x), (u, ))
