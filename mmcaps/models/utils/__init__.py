@@ -1,10 +1,13 @@
 from .capsule_layer import CapsuleLayer
+from .data_preprocessor import RandomShiftDataPreprocessor, random_shift
 from .decoder import CapsuleDecoder
+from .naive_capsule_layer import NaiveCapsuleLayer
 from .primary_caps import PrimaryCaps
 from .routing import BaseRouting, DynamicRouting, build_routing
 from .squash import Squash, capsule_length, squash
 
 __all__ = [
     'BaseRouting', 'CapsuleDecoder', 'CapsuleLayer', 'DynamicRouting',
-    'PrimaryCaps', 'Squash', 'build_routing', 'capsule_length', 'squash'
+    'NaiveCapsuleLayer', 'PrimaryCaps', 'RandomShiftDataPreprocessor',
+    'Squash', 'build_routing', 'capsule_length', 'random_shift', 'squash'
 ]
