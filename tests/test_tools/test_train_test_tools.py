@@ -129,3 +129,15 @@ def test_get_flops_tool():
     # + routing sums and agreements (3 + 2 times 1152*10*16).
     macs = 8294400 + 191102976 + 1474560 + 5 * 184320
     assert f'multiply-adds (inference): {macs:,}' in out
+
+
+def test_train_with_torch_compile(tiny_config, tmp_path):
+    """`compile = True` in a config compiles the training step (inductor on
+    CPU, the hand-written routing backward included)."""
+    log = run_tool('tools/train.py', tiny_config, '--work-dir', tmp_path,
+                   '--cfg-options', 'compile=True', 'train_cfg.max_epochs=1')
+    assert 'Model has been "compiled"' in log
+    losses = [float(x) for x in re.findall(
+        r'Epoch\(train\).*loss_margin: ([\d.]+)', log)]
+    assert len(losses) == 3 and all(0 < x < 10 for x in losses)
+    assert (tmp_path / 'epoch_1.pth').is_file()
