@@ -6,14 +6,25 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3),
+    # CheckpointHook's options; writes each file to a temporary name and
+    # renames it, so a crash never leaves a truncated latest checkpoint.
+    checkpoint=dict(
+        type='AtomicCheckpointHook', interval=1, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='VisualizationHook', enable=False),
 )
 
+custom_hooks = [
+    # Stop at the first NaN/inf loss, before it is checkpointed.
+    dict(type='FiniteLossHook'),
+    # Head and data must agree on the number of classes.
+    dict(type='NumClassesCheckHook'),
+]
+
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    # tools/train.py and tools/test.py switch to gloo without a GPU.
     dist_cfg=dict(backend='nccl'),
 )
 
