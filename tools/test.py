@@ -9,7 +9,7 @@ from mmengine.config import Config, DictAction
 from mmengine.evaluator import DumpResults
 from mmengine.runner import Runner
 
-import mmcaps  # noqa: F401  registers mmcaps' modules
+from mmcaps.utils import setup_cpu_distributed  # also registers mmcaps
 
 
 def parse_args() -> argparse.Namespace:
@@ -50,6 +50,7 @@ def main() -> None:
                                 osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
 
+    setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
     if args.out is not None:
         if not args.out.endswith(('.pkl', '.pickle')):

@@ -5,9 +5,10 @@ import os
 import os.path as osp
 
 from mmengine.config import Config, DictAction
+from mmengine.device import get_device
 from mmengine.runner import Runner
 
-import mmcaps  # noqa: F401  registers mmcaps' modules
+from mmcaps.utils import setup_cpu_distributed  # also registers mmcaps
 
 
 def parse_args() -> argparse.Namespace:
@@ -23,7 +24,8 @@ def parse_args() -> argparse.Namespace:
         'latest checkpoint in the work dir')
     parser.add_argument(
         '--amp', action='store_true',
-        help='enable automatic mixed precision training')
+        help='enable automatic mixed precision training: float16 with '
+        'dynamic loss scaling on GPUs, bfloat16 autocast on CPUs')
     parser.add_argument(
         '--no-validate', action='store_true',
         help='do not evaluate checkpoints during training')
@@ -57,7 +59,13 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
 
-    if args.amp:
+    if args.amp and get_device() == 'cpu':
+        # mmengine's AmpOptimWrapper needs a GPU; bfloat16 needs no loss
+        # scaling, so autocast alone does it on CPUs.
+        cfg.optim_wrapper.type = 'AutocastOptimWrapper'
+        cfg.optim_wrapper.dtype = 'bfloat16'
+        cfg.optim_wrapper.pop('loss_scale', None)
+    elif args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
 
@@ -84,6 +92,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 def main() -> None:
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
+    setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
     runner.train()
 
