@@ -58,10 +58,10 @@ class AtomicCheckpointHook(CheckpointHook):
     deletes the outdated checkpoint only afterwards, so a crash at any point
     leaves ``last_checkpoint`` naming a complete checkpoint that
     ``--resume`` loads. The arguments are ``CheckpointHook``'s; checkpoints
-    written through a non-local backend (``backend_args``,
+    written to a non-local file backend (chosen by ``backend_args`` or
     ``file_client_args``) or by a runner other than ``Runner`` are saved by
-    ``CheckpointHook`` unchanged. Best-score checkpoints
-    (``save_best``) are written by ``CheckpointHook`` too.
+    ``CheckpointHook`` unchanged, and so are best-score checkpoints
+    (``save_best``).
 
     It also warns when a run resumes in the middle of an epoch of an
     ``EpochBasedTrainLoop``, which restarts that epoch from its first
