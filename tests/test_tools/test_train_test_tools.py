@@ -1,56 +1,22 @@
 """End-to-end runs of tools/train.py and tools/test.py on a tiny config."""
-import os
 import pickle
 import re
 import shutil
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
-
-REPO = Path(__file__).resolve().parents[2]
-
-TINY_CONFIG = '''
-_base_ = ['{repo}/configs/capsnet/capsnet_r3-recon_1xb128_mnist.py']
-data_root = '{data_root}'
-model = dict(
-    backbone=dict(conv1_channels=8, primary_types=2, primary_dim=4),
-    head=dict(in_capsules=2 * 6 * 6, in_dim=4, out_dim=4,
-              decoder=dict(hidden_dims=(16, ))))
-# No random augmentation, so that a resumed run can be compared exactly.
-train_dataloader = dict(
-    batch_size=16, num_workers=0, persistent_workers=False,
-    dataset=dict(data_root=data_root, check_md5=False,
-                 pipeline=[dict(type='PackInputs')]))
-val_dataloader = dict(
-    batch_size=8, num_workers=0, persistent_workers=False,
-    dataset=dict(data_root=data_root, check_md5=False))
-test_dataloader = val_dataloader
-train_cfg = dict(max_epochs=2)
-param_scheduler = dict(step_size=2)
-randomness = dict(seed=1, deterministic=True)
-default_hooks = dict(logger=dict(interval=1))
-'''
+from conftest import run_in_repo, write_tiny_config
 
 
 @pytest.fixture(scope='module')
 def tiny_config(tiny_mnist_root, tmp_path_factory):
-    path = tmp_path_factory.mktemp('cfg') / 'tiny_capsnet.py'
-    path.write_text(
-        TINY_CONFIG.format(repo=REPO, data_root=tiny_mnist_root))
-    return path
+    return write_tiny_config(
+        tmp_path_factory.mktemp('cfg') / 'tiny_capsnet.py', tiny_mnist_root)
 
 
 def run_tool(*args):
-    env = dict(os.environ, PYTHONPATH=f'{REPO}{os.pathsep}'
-               f'{os.environ.get("PYTHONPATH", "")}')
-    proc = subprocess.run([sys.executable, *map(str, args)], cwd=REPO,
-                          env=env, capture_output=True, text=True,
-                          timeout=600)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc.stdout + proc.stderr
+    return run_in_repo(sys.executable, *args)
 
 
 def weights(ckpt):

@@ -1,7 +1,9 @@
 """Parameters and multiply-adds of a config's model for one input image.
 
 mmengine's counter (fvcore's convention) counts one multiply-add as one
-"flop"; element-wise operations (squash, softmax) are not counted.
+"flop"; element-wise operations (squash, softmax) are not counted. The
+tracer cannot see inside routing modules (custom autograd functions): their
+multiply-adds come from the modules' own ``multiply_adds``.
 """
 import argparse
 
@@ -12,6 +14,7 @@ from mmengine.config import Config, DictAction
 from mmpretrain.registry import MODELS
 
 import mmcaps  # noqa: F401  registers mmcaps' modules
+from mmcaps.models.utils import BaseRouting
 
 
 class _TensorMode(nn.Module):
@@ -38,15 +41,26 @@ def main() -> None:
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     model = MODELS.build(cfg.model).eval()
+    routing_macs = []
+    for module in model.modules():
+        if isinstance(module, BaseRouting):
+            module.register_forward_hook(
+                lambda m, inputs, _: routing_macs.append(
+                    m.multiply_adds(inputs[0].shape)))
+    inputs = torch.rand(1, *args.shape)
     info = get_model_complexity_info(
-        _TensorMode(model), inputs=(torch.rand(1, *args.shape), ),
-        show_table=False, show_arch=False)
+        _TensorMode(model), inputs=(inputs, ), show_table=False,
+        show_arch=False)
+    # The complexity counter runs the model several times: count one pass.
+    routing_macs.clear()
+    with torch.no_grad():
+        model(inputs, mode='tensor')
+    macs = info['flops'] + sum(routing_macs)
     params = sum(p.numel() for p in model.parameters())
     print(f'config: {args.config}')
     print(f'input shape: {tuple(args.shape)}')
     print(f'parameters: {params:,}')
-    print(f'multiply-adds (inference): {info["flops"]:,} '
-          f'({info["flops"] / 1e9:.3f} G)')
+    print(f'multiply-adds (inference): {macs:,} ({macs / 1e9:.3f} G)')
 
 
 if __name__ == '__main__':

@@ -6,7 +6,8 @@ for output capsule ``j``) into output capsules ``(B, N_out, D_out)``. The
 layout keeps each output capsule's votes contiguous so that the weighted sum
 and the agreement are plain batched matrix products.
 """
-from typing import Optional, Tuple, Union
+import math
+from typing import Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -28,6 +29,12 @@ class BaseRouting(nn.Module):
         u_hat: torch.Tensor,
         return_coupling: bool = False
     ) -> Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]:
+        raise NotImplementedError
+
+    def multiply_adds(self, u_hat_shape: Sequence[int]) -> int:
+        """Multiply-adds of one forward pass on prediction vectors of shape
+        ``(B, N_out, N_in, D_out)``, for FLOP counters that cannot see
+        inside the routing."""
         raise NotImplementedError
 
 
@@ -168,6 +175,11 @@ class DynamicRouting(BaseRouting):
         if return_coupling:
             return v, coupling
         return v
+
+    def multiply_adds(self, u_hat_shape: Sequence[int]) -> int:
+        """``num_iterations`` weighted sums and ``num_iterations - 1``
+        agreements, each ``B * N_out * N_in * D_out``."""
+        return (2 * self.num_iterations - 1) * math.prod(u_hat_shape)
 
     def extra_repr(self) -> str:
         return (f'num_iterations={self.num_iterations}, '

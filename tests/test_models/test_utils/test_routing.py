@@ -130,3 +130,10 @@ def test_gradcheck():
     u = (torch.randn(2, 3, 4, 3, dtype=torch.float64) * 0.8)
     u.requires_grad_()
     assert torch.autograd.gradcheck(lambda x: DynamicRouting(3)(x), (u, ))
+
+
+def test_multiply_adds():
+    # r weighted sums + (r - 1) agreements over (B, N_out, N_in, D_out).
+    assert DynamicRouting(3).multiply_adds((2, 10, 1152, 16)) == (
+        5 * 2 * 10 * 1152 * 16)
+    assert DynamicRouting(1).multiply_adds((1, 3, 4, 5)) == 60
