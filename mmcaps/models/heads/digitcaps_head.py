@@ -22,6 +22,14 @@ class DigitCapsHead(BaseModule):
     margin loss and, with a decoder, the reconstruction loss of the image
     decoded from the true class's capsule alone.
 
+    Several digits per image (MultiMNIST): data samples whose ``gt_label``
+    holds ``P`` class indices are trained with the margin loss on the
+    multi-hot target, and, when they carry ``digit_images`` (``(P, C, H,
+    W)`` in ``[0, 1]``, each digit alone), with one decoder pass per digit,
+    masking all capsules but that digit's and reconstructing that digit
+    alone; the ``P`` reconstruction losses are summed. ``num_predictions=2``
+    predicts the two longest capsules.
+
     Parameters: the capsule layer's ``N_in * K * D_in * D_out`` (1,474,560
     for the paper) plus the decoder's.
 
@@ -36,6 +44,9 @@ class DigitCapsHead(BaseModule):
         decoder: Reconstruction decoder config (``CapsuleDecoder``), or
             ``None`` for no reconstruction.
         reconstruction_loss: Reconstruction loss config.
+        num_predictions: How many classes ``predict`` puts in
+            ``pred_label``: the longest capsules, longest first (1 for
+            MNIST, 2 for MultiMNIST).
         init_cfg: MMEngine initialisation config.
     """
 
@@ -48,12 +59,19 @@ class DigitCapsHead(BaseModule):
                  loss: Optional[dict] = None,
                  decoder: Optional[dict] = None,
                  reconstruction_loss: Optional[dict] = None,
+                 num_predictions: int = 1,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if not isinstance(num_classes, int) or num_classes < 2:
             raise ValueError('DigitCapsHead: num_classes must be an integer '
                              f'>= 2, got {num_classes!r}')
         self.num_classes = num_classes
+        if (not isinstance(num_predictions, int)
+                or not 1 <= num_predictions <= num_classes):
+            raise ValueError('DigitCapsHead: num_predictions must be an '
+                             f'integer in [1, {num_classes}], got '
+                             f'{num_predictions!r}')
+        self.num_predictions = num_predictions
         self.capsules = CapsuleLayer(in_capsules, in_dim, num_classes,
                                      out_dim, routing)
         self.loss_module = MODELS.build(loss or dict(type='MarginLoss'))
@@ -104,25 +122,44 @@ class DigitCapsHead(BaseModule):
 
         Args:
             feats: Backbone/neck outputs, the last being ``(B, N_in, D_in)``.
-            data_samples: Samples with ``gt_label``.
+            data_samples: Samples with ``gt_label`` (one class, or ``P``
+                classes each), and, for per-digit reconstruction,
+                ``digit_images`` ``(P, C, H, W)``.
             images: ``(B, C, H, W)`` reconstruction targets in ``[0, 1]``
-                (the raw images), needed with a decoder.
+                (the raw images), needed with a decoder unless the samples
+                carry ``digit_images``.
 
         Returns:
             ``loss_margin`` and, with a decoder, ``loss_recon``.
         """
         capsules = self(feats)
-        labels = torch.cat([s.gt_label for s in data_samples]).to(
-            capsules.device)
+        gt_labels = [s.gt_label for s in data_samples]
+        if all(label.numel() == 1 for label in gt_labels):
+            targets = torch.cat(gt_labels)
+        else:
+            # Multi-hot (B, K); the margin loss takes it as it is.
+            targets = torch.stack([
+                labels_to_targets(label, self.num_classes).amax(dim=0)
+                for label in gt_labels
+            ])
+        targets = targets.to(capsules.device)
         losses = dict(loss_margin=self.loss_module(
-            capsule_length(capsules), labels))
-        if self.decoder is not None:
+            capsule_length(capsules), targets))
+        if self.decoder is not None and 'digit_images' in data_samples[0]:
+            digit_labels = torch.stack(gt_labels).to(capsules.device)
+            digits = torch.stack([s.digit_images for s in data_samples]).to(
+                capsules.device)
+            losses['loss_recon'] = sum(
+                self.reconstruction_loss(
+                    self.reconstruct(capsules, digit_labels[:, p]),
+                    digits[:, p]) for p in range(digit_labels.shape[1]))
+        elif self.decoder is not None:
             if images is None:
                 raise ValueError(
                     'DigitCapsHead has a decoder but got no images to '
                     'reconstruct; use CapsNetClassifier, which passes them')
             losses['loss_recon'] = self.reconstruction_loss(
-                self.reconstruct(capsules, labels), images)
+                self.reconstruct(capsules, targets), images)
         return losses
 
     def predict(
@@ -130,14 +167,14 @@ class DigitCapsHead(BaseModule):
         feats: Tuple[torch.Tensor],
         data_samples: Optional[Sequence[Optional[DataSample]]] = None
     ) -> List[DataSample]:
-        """Predict the class of the longest capsule.
+        """Predict the classes of the ``num_predictions`` longest capsules.
 
         Returns:
             Data samples with ``pred_score`` (capsule lengths, ``(K,)``) and
-            ``pred_label``.
+            ``pred_label`` (``(num_predictions,)``, longest first).
         """
         scores = capsule_length(self(feats)).detach()
-        labels = scores.argmax(dim=1, keepdim=True)
+        labels = scores.topk(self.num_predictions, dim=1).indices
         if data_samples is None:
             data_samples = [None] * scores.shape[0]
         out = []

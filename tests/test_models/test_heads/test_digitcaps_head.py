@@ -92,3 +92,68 @@ def test_errors():
     with pytest.raises(RuntimeError, match='no decoder'):
         make_head(decoder=False).reconstruct(torch.rand(1, 4, 6),
                                              torch.tensor([0]))
+
+
+def test_multimnist_head_parameter_count():
+    # 3200 primary capsules of a 36x36 input; decoder 160-512-1024-1296.
+    head = DigitCapsHead(10, 3200, num_predictions=2,
+                         decoder=dict(type='CapsuleDecoder',
+                                      out_shape=(1, 36, 36)))
+    decoder = (160 * 512 + 512) + (512 * 1024 + 1024) + (1024 * 1296 + 1296)
+    assert decoder == 1936144
+    assert sum(p.numel() for p in head.parameters()) == 4096000 + decoder
+
+
+def two_digit_samples(pairs, digits):
+    return [
+        DataSample(digit_images=d).set_gt_label(list(p))
+        for p, d in zip(pairs, digits)
+    ]
+
+
+def test_two_digit_loss_by_hand():
+    torch.manual_seed(2)
+    head = make_head()
+    feats = (torch.rand(2, 12, 8), )
+    pairs = [(3, 1), (0, 2)]
+    digits = torch.rand(2, 2, 1, 5, 5)
+    images = torch.rand(2, 1, 5, 5)  # the overlay: not a target here
+    losses = head.loss(feats, two_digit_samples(pairs, digits),
+                       images=images)
+    caps = head(feats)
+    lengths = caps.norm(dim=-1)
+    # Margin loss by hand: both digits present, the other two absent.
+    margin = 0.
+    for b, pair in enumerate(pairs):
+        for k in range(4):
+            if k in pair:
+                margin += max(0., 0.9 - lengths[b, k].item())**2
+            else:
+                margin += 0.5 * max(0., lengths[b, k].item() - 0.1)**2
+    assert losses['loss_margin'].item() == pytest.approx(margin / 2, 1e-5)
+    # One decoder pass per digit, masking all but that digit's capsule,
+    # target = that digit alone; summed over the two digits.
+    recon = 0.
+    for p in range(2):
+        mask = torch.zeros(2, 4)
+        for b, pair in enumerate(pairs):
+            mask[b, pair[p]] = 1
+        out = head.decoder(caps, mask)
+        recon += 0.0005 * (out - digits[:, p]).flatten(1).pow(2).sum(
+            1).mean()
+    torch.testing.assert_close(losses['loss_recon'], recon)
+    sum(losses.values()).backward()
+    assert all(torch.isfinite(p.grad).all() for p in head.parameters())
+
+
+def test_predict_top2():
+    torch.manual_seed(3)
+    head = make_head(num_predictions=2)
+    feats = (torch.rand(3, 12, 8), )
+    lengths = head(feats).norm(dim=-1)
+    for s, length in zip(head.predict(feats), lengths):
+        order = length.argsort(descending=True)
+        assert s.pred_label.tolist() == order[:2].tolist()
+    for bad in (0, 5, 1.5):
+        with pytest.raises(ValueError, match='num_predictions'):
+            make_head(num_predictions=bad)
