@@ -3,7 +3,7 @@
 Importing the package registers its modules in mmpretrain's registries and
 allows mmengine checkpoints to load under ``torch.load(weights_only=True)``.
 """
-from . import datasets, engine, models  # noqa: F401
+from . import datasets, engine, evaluation, models  # noqa: F401
 from .utils import register_checkpoint_safe_globals
 from .version import __version__
 

@@ -1,0 +1,3 @@
+from .multi_digit import TwoDigitAccuracy
+
+__all__ = ['TwoDigitAccuracy']
