@@ -24,6 +24,9 @@ PARAMS = {
     'capsnet_r3_1xb128_mnist.py': 6804224,
     'capsnet_r1_1xb128_mnist.py': 6804224,
     'cnn-baseline_1xb128_mnist.py': 35445522,
+    # The paper: 11.36 M and 24.56 M.
+    'capsnet_r3-recon_1xb128_multimnist.py': 11361808,
+    'cnn-baseline_1xb128_multimnist.py': 24563978,
 }
 
 
@@ -54,9 +57,17 @@ def test_config_builds_and_trains_one_step(config):
         assert routing.num_iterations == int(name[len('capsnet_r')])
         assert model.head.with_reconstruction == ('-recon' in name)
     torch.manual_seed(0)
+    # A config may set its input shape; MultiMNIST samples carry two labels
+    # and the two single digits (the reconstruction targets).
+    shape = tuple(cfg.get('input_shape', (1, 28, 28)))
     data = dict(
-        inputs=list(torch.randint(0, 256, (2, 1, 28, 28), dtype=torch.uint8)),
+        inputs=list(torch.randint(0, 256, (2, *shape), dtype=torch.uint8)),
         data_samples=[DataSample().set_gt_label(i) for i in (3, 7)])
+    if cfg.train_dataloader.dataset.type == 'MultiMNIST':
+        data['data_samples'] = [
+            DataSample(digit_images=torch.rand(2, *shape)).set_gt_label(pair)
+            for pair in ([3, 5], [7, 0])
+        ]
     batch = model.data_preprocessor(data, training=True)
     losses = model(**batch, mode='loss')
     loss = sum(v for k, v in losses.items() if 'loss' in k)
