@@ -92,16 +92,27 @@ def build_model(cfg: Config, device: torch.device) -> nn.Module:
 
 
 def make_batch(model: nn.Module, args: argparse.Namespace,
-               num_classes: int) -> dict:
-    """A preprocessed batch of random uint8 images and labels."""
+               num_classes: int, two_digit: bool = False) -> dict:
+    """A preprocessed batch of random uint8 images and labels; with
+    ``two_digit``, MultiMNIST samples: two different labels and the two
+    single digits to reconstruct."""
     gen = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (args.batch_size, *args.shape),
                            generator=gen, dtype=torch.uint8)
     labels = torch.randint(0, num_classes, (args.batch_size, ),
                            generator=gen)
-    data = dict(
-        inputs=list(images),
-        data_samples=[DataSample().set_gt_label(int(y)) for y in labels])
+    if two_digit:
+        # The second label differs from the first, as in MultiMNIST.
+        second = (labels + torch.randint(1, num_classes, labels.shape,
+                                         generator=gen)) % num_classes
+        samples = [
+            DataSample(digit_images=torch.rand(
+                2, *args.shape, generator=gen)).set_gt_label([int(a), int(b)])
+            for a, b in zip(labels, second)
+        ]
+    else:
+        samples = [DataSample().set_gt_label(int(y)) for y in labels]
+    data = dict(inputs=list(images), data_samples=samples)
     return model.data_preprocessor(data, training=True)
 
 
@@ -122,7 +133,9 @@ def build_step(variant: str, cfg: Config, args: argparse.Namespace,
                device: torch.device) -> Callable[[], None]:
     """A closure that runs one training step of ``variant``."""
     model = build_model(cfg, device)
-    batch = make_batch(model, args, model.head.num_classes)
+    batch = make_batch(
+        model, args, model.head.num_classes,
+        cfg.train_dataloader.dataset.get('type') == 'MultiMNIST')
     if variant == 'naive':
         model.head.capsules = NaiveCapsuleLayer(model.head.capsules).to(
             device)
