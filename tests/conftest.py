@@ -129,3 +129,34 @@ def checkpoint_weights(path: Path) -> dict:
     """The ``state_dict`` of a checkpoint, loaded safely."""
     return torch.load(path, map_location='cpu',
                       weights_only=True)['state_dict']
+
+
+# Helper of the capsule-head tests: any repository config on the tiny
+# MNIST files.
+
+TINY_MNIST_RUN = '''
+_base_ = ['{repo}/{config}']
+data_root = '{data_root}'
+train_dataloader = dict(
+    batch_size=16, num_workers=0, persistent_workers=False,
+    dataset=dict(data_root=data_root, check_md5=False))
+val_dataloader = dict(
+    batch_size=8, num_workers=0, persistent_workers=False,
+    dataset=dict(data_root=data_root, check_md5=False))
+test_dataloader = val_dataloader
+train_cfg = dict(max_epochs=1)
+default_hooks = dict(logger=dict(interval=1))
+'''
+
+
+def write_tiny_mnist_config(path: Path, config: str, data_root: Path,
+                            extra: str = '') -> Path:
+    """Write to ``path`` a child of the repository config ``config`` (a
+    path relative to the repository, on ``MNISTIdx`` data) that trains one
+    epoch at batch 16 on the MNIST files of ``data_root``, without worker
+    processes, logging every iteration; ``extra`` is config text appended
+    to it."""
+    path.write_text(
+        TINY_MNIST_RUN.format(repo=REPO, config=config, data_root=data_root)
+        + extra)
+    return path

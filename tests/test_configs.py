@@ -27,6 +27,17 @@ PARAMS = {
     # The paper: 11.36 M and 24.56 M.
     'capsnet_r3-recon_1xb128_multimnist.py': 11361808,
     'cnn-baseline_1xb128_multimnist.py': 24563978,
+    # configs/capsule_heads: each capsule head and its linear twin.
+    'timm-resnet18-os8_capsule-head_1xb128_cifar10.py': 15719744,
+    'timm-resnet18-os8_linear-head_1xb128_cifar10.py': 11181642,
+    'resnet18-cifar_capsule-head_1xb128_cifar10.py': 15712064,
+    'resnet18-cifar_linear-head_1xb128_cifar10.py': 11173962,
+    'timm-resnet18-layer2_capsule-head_1xb128_mnist.py': 2776528,
+    'timm-resnet18-layer2_linear-head_1xb128_mnist.py': 678090,
+    'timm-resnet18-layer2_capsule-head_1xb128_fashion-mnist.py': 2776528,
+    'timm-resnet18-layer2_linear-head_1xb128_fashion-mnist.py': 678090,
+    'timm-resnet18-os8_capsule-head_1xb128_svhn.py': 15719744,
+    'timm-resnet18-os8_linear-head_1xb128_svhn.py': 11181642,
 }
 
 
@@ -60,6 +71,9 @@ def test_config_builds_and_trains_one_step(config):
     # A config may set its input shape; MultiMNIST samples carry two labels
     # and the two single digits (the reconstruction targets).
     shape = tuple(cfg.get('input_shape', (1, 28, 28)))
+    if getattr(model.head, 'decoder', None) is not None:
+        # The reconstruction target is the input image.
+        assert model.head.decoder.out_shape == shape
     data = dict(
         inputs=list(torch.randint(0, 256, (2, *shape), dtype=torch.uint8)),
         data_samples=[DataSample().set_gt_label(i) for i in (3, 7)])

@@ -1,0 +1,8 @@
+# timm ResNet-18 up to layer2 (1-channel input, random init) + global
+# average pooling + linear head on Fashion-MNIST: the CNN twin of
+# timm-resnet18-layer2_capsule-head_1xb128_fashion-mnist.py.
+_base_ = [
+    '../_base_/models/timm_resnet18_layer2_mnist.py',
+    '../_base_/datasets/fashion_mnist_bs128.py',
+    '../_base_/schedules/mnist_adam_50e.py', '../_base_/default_runtime.py'
+]
