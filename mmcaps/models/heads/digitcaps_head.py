@@ -27,11 +27,13 @@ class DigitCapsHead(BaseModule):
     multi-hot target, and, when they carry ``digit_images`` (``(P, C, H,
     W)`` in ``[0, 1]``, each digit alone), with one decoder pass per digit,
     masking all capsules but that digit's and reconstructing that digit
-    alone; the ``P`` reconstruction losses are summed. ``num_predictions=2``
-    predicts the two longest capsules.
+    alone; the ``P`` reconstruction losses are summed (without
+    ``digit_images``, one pass decodes the whole image from the ``P``
+    capsules). ``num_predictions=2`` predicts the two longest capsules.
 
     Parameters: the capsule layer's ``N_in * K * D_in * D_out`` (1,474,560
-    for the paper) plus the decoder's.
+    for the paper's MNIST model, 4,096,000 for its MultiMNIST one with 3200
+    primary capsules) plus the decoder's.
 
     Args:
         num_classes: ``K``.
