@@ -33,7 +33,9 @@ class CapsuleLayer(nn.Module):
         out_dim: ``D_out``.
         routing: Config of the routing module (``type`` names a registered
             routing algorithm, e.g. ``DynamicRouting``).
-        init_std: Standard deviation of the normal initialisation of ``W``.
+        init_std: Standard deviation of ``W``'s initialisation, a normal
+            distribution truncated at two standard deviations (the official
+            code's ``weight_variable``: 0.1).
     """
 
     def __init__(self,
@@ -42,7 +44,7 @@ class CapsuleLayer(nn.Module):
                  out_capsules: int,
                  out_dim: int,
                  routing: Optional[dict] = None,
-                 init_std: float = 0.01) -> None:
+                 init_std: float = 0.1) -> None:
         super().__init__()
         for name, value in (('in_capsules', in_capsules), ('in_dim', in_dim),
                             ('out_capsules', out_capsules),
@@ -63,7 +65,8 @@ class CapsuleLayer(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        nn.init.normal_(self.weight, std=self.init_std)
+        nn.init.trunc_normal_(self.weight, std=self.init_std,
+                              a=-2 * self.init_std, b=2 * self.init_std)
 
     def predictions(self, u: torch.Tensor) -> torch.Tensor:
         """Prediction vectors.

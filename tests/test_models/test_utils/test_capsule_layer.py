@@ -44,3 +44,12 @@ def test_shape_error_names_expected():
 def test_bad_sizes():
     with pytest.raises(ValueError, match='out_dim'):
         CapsuleLayer(10, 8, 10, 0)
+
+
+def test_weight_init_truncated_normal():
+    torch.manual_seed(0)
+    w = CapsuleLayer(1152, 8, 10, 16).weight
+    # The official code's truncated normal with stddev 0.1 (cut at 2 std,
+    # which leaves a standard deviation of about 0.088).
+    assert w.abs().max() <= 0.2
+    assert 0.08 < w.std() < 0.095 and abs(w.mean()) < 1e-3
