@@ -194,6 +194,9 @@ def test_num_classes_check_hook():
     model.head.num_classes = 3
     model.data_preprocessor = nn.Identity()
     model.data_preprocessor.num_classes = None  # not set: not checked
+    # A timm trunk without its classifier (TIMMBackbone(features_only=False)).
+    model.trunk = nn.Identity()
+    model.trunk.num_classes = 0
     runner = SimpleNamespace(model=model)
     hook._check_head(runner, SimpleNamespace(metainfo={'classes': 'abc'}))
     hook._check_head(runner, SimpleNamespace(metainfo={}))

@@ -18,8 +18,9 @@ class NumClassesCheckHook(ClassNumCheckHook):
     ``before_val`` and ``before_test`` this reuses) checks with ``assert``,
     which ``python -O`` strips, and also fails on modules whose
     ``num_classes`` is ``None``, such as a ``ClsDataPreprocessor`` left
-    without one. This check skips those; a dataset without ``classes`` in
-    its metainfo is not checked.
+    without one, or 0, such as a timm trunk whose classifier
+    ``TIMMBackbone`` removed. This check skips those; a dataset without
+    ``classes`` in its metainfo is not checked.
     """
 
     def _check_head(self, runner: Runner, dataset: BaseDataset) -> None:
@@ -30,7 +31,10 @@ class NumClassesCheckHook(ClassNumCheckHook):
             runner.model) else runner.model
         for name, module in model.named_modules():
             num_classes = getattr(module, 'num_classes', None)
-            if isinstance(num_classes, int) and num_classes != len(classes):
+            # 0 is a trunk without a classifier (timm models inside
+            # TIMMBackbone), not a class count.
+            if (isinstance(num_classes, int) and num_classes != 0
+                    and num_classes != len(classes)):
                 raise ValueError(
                     f'{type(module).__name__} `{name or "model"}` has '
                     f'num_classes={num_classes}, but '
