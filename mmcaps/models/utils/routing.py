@@ -7,6 +7,7 @@ layout keeps each output capsule's votes contiguous so that the weighted sum
 and the agreement are plain batched matrix products.
 """
 import math
+from abc import ABCMeta, abstractmethod
 from typing import Optional, Sequence, Tuple, Union
 
 import torch
@@ -18,24 +19,26 @@ from .squash import squash
 __all__ = ['BaseRouting', 'DynamicRouting', 'build_routing']
 
 
-class BaseRouting(nn.Module):
+class BaseRouting(nn.Module, metaclass=ABCMeta):
     """Base class of routing algorithms.
 
     ``(B, N_out, N_in, D_out) -> (B, N_out, D_out)``.
     """
 
+    @abstractmethod
     def forward(
         self,
         u_hat: torch.Tensor,
         return_coupling: bool = False
     ) -> Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]:
-        raise NotImplementedError
+        """``(B, N_out, N_in, D_out) -> (B, N_out, D_out)``, and with
+        ``return_coupling`` the coefficients ``(B, N_out, N_in)``."""
 
+    @abstractmethod
     def multiply_adds(self, u_hat_shape: Sequence[int]) -> int:
         """Multiply-adds of one forward pass on prediction vectors of shape
         ``(B, N_out, N_in, D_out)``, for FLOP counters that cannot see
         inside the routing."""
-        raise NotImplementedError
 
 
 def _squash_backward(s: torch.Tensor, grad_v: torch.Tensor) -> torch.Tensor:

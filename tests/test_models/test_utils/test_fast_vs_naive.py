@@ -38,6 +38,9 @@ def test_naive_refuses_other_routing():
         def forward(self, u_hat, return_coupling=False):
             return u_hat.sum(2)
 
+        def multiply_adds(self, u_hat_shape):
+            return 0
+
     layer = CapsuleLayer(4, 2, 3, 2)
     layer.routing = Other()
     with pytest.raises(TypeError, match='DynamicRouting only'):
