@@ -6,6 +6,7 @@ import torch.nn as nn
 from mmpretrain.registry import MODELS
 
 from .routing import build_routing
+from .squash import capsule_length
 
 __all__ = ['CapsuleLayer']
 
@@ -61,7 +62,11 @@ class CapsuleLayer(nn.Module):
         self.weight = nn.Parameter(
             torch.empty(in_capsules, in_dim, out_capsules * out_dim))
         self.init_std = init_std
-        self.routing = build_routing(routing)
+        self.routing = build_routing(
+            routing,
+            in_capsules=in_capsules,
+            out_capsules=out_capsules,
+            out_dim=out_dim)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -98,7 +103,10 @@ class CapsuleLayer(nn.Module):
         Returns:
             Output capsules ``(B, N_out, D_out)`` (and the coefficients).
         """
-        return self.routing(self.predictions(u), return_coupling)
+        activations = (capsule_length(u)
+                       if self.routing.uses_activations else None)
+        return self.routing(self.predictions(u), return_coupling,
+                            activations=activations)
 
     def extra_repr(self) -> str:
         return (f'in_capsules={self.in_capsules}, in_dim={self.in_dim}, '

@@ -6,6 +6,7 @@ for output capsule ``j``) into output capsules ``(B, N_out, D_out)``. The
 layout keeps each output capsule's votes contiguous so that the weighted sum
 and the agreement are plain batched matrix products.
 """
+import inspect
 import math
 from abc import ABCMeta, abstractmethod
 from typing import Optional, Sequence, Tuple, Union
@@ -23,16 +24,26 @@ class BaseRouting(nn.Module, metaclass=ABCMeta):
     """Base class of routing algorithms.
 
     ``(B, N_out, N_in, D_out) -> (B, N_out, D_out)``.
+
+    A routing whose ``__init__`` takes ``in_capsules``, ``out_capsules`` or
+    ``out_dim`` gets them from the capsule layer that builds it (e.g. for
+    parameters shaped like the layer). One with ``uses_activations = True``
+    is also given the input capsules' activations ``(B, N_in)`` (their
+    lengths, for vector capsules) as ``activations``.
     """
+
+    uses_activations: bool = False
 
     @abstractmethod
     def forward(
         self,
         u_hat: torch.Tensor,
-        return_coupling: bool = False
+        return_coupling: bool = False,
+        activations: Optional[torch.Tensor] = None
     ) -> Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]:
         """``(B, N_out, N_in, D_out) -> (B, N_out, D_out)``, and with
-        ``return_coupling`` the coefficients ``(B, N_out, N_in)``."""
+        ``return_coupling`` the coefficients ``(B, N_out, N_in)`` (the share
+        of each input capsule sent to each output capsule)."""
 
     @abstractmethod
     def multiply_adds(self, u_hat_shape: Sequence[int]) -> int:
@@ -155,7 +166,8 @@ class DynamicRouting(BaseRouting):
     def forward(
         self,
         u_hat: torch.Tensor,
-        return_coupling: bool = False
+        return_coupling: bool = False,
+        activations: Optional[torch.Tensor] = None
     ) -> Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]:
         """Route prediction vectors to output capsules.
 
@@ -163,6 +175,8 @@ class DynamicRouting(BaseRouting):
             u_hat: Prediction vectors ``(B, N_out, N_in, D_out)``.
             return_coupling: Also return the coupling coefficients used in
                 the final iteration.
+            activations: Unused: dynamic routing weighs the votes by their
+                length alone.
 
         Returns:
             Output capsules ``(B, N_out, D_out)``, and with
@@ -189,12 +203,15 @@ class DynamicRouting(BaseRouting):
                 f'detach_intermediate={self.detach_intermediate}')
 
 
-def build_routing(cfg: Optional[dict]) -> BaseRouting:
+def build_routing(cfg: Optional[dict], **layer_args: int) -> BaseRouting:
     """Build a routing module from a config dict, with a clear error for an
     unknown or non-routing ``type``.
 
     Args:
         cfg: e.g. ``dict(type='DynamicRouting', num_iterations=3)``.
+        **layer_args: The capsule layer's ``in_capsules``, ``out_capsules``
+            and ``out_dim``, passed to the routing's ``__init__`` where it
+            takes them and ``cfg`` does not set them.
 
     Returns:
         The routing module.
@@ -212,4 +229,6 @@ def build_routing(cfg: Optional[dict]) -> BaseRouting:
             if isinstance(c, type) and issubclass(c, BaseRouting))
         raise ValueError(f'Unknown routing type {routing_type!r}; '
                          f'registered routing algorithms: {known}')
-    return MODELS.build(cfg)
+    params = inspect.signature(cls.__init__).parameters
+    default_args = {k: v for k, v in layer_args.items() if k in params}
+    return MODELS.build(cfg, default_args=default_args)

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from mmcaps.models.utils import CapsuleLayer, DynamicRouting
+from mmcaps.models.utils import BaseRouting, CapsuleLayer, DynamicRouting
 
 
 def test_predictions_match_per_pair_matmul():
@@ -53,3 +53,40 @@ def test_weight_init_truncated_normal():
     # which leaves a standard deviation of about 0.088).
     assert w.abs().max() <= 0.2
     assert 0.08 < w.std() < 0.095 and abs(w.mean()) < 1e-3
+
+
+class _RecordingRouting(BaseRouting):
+    """Averages the votes weighted by the input activations, and records
+    what the capsule layer gave it."""
+
+    uses_activations = True
+
+    def __init__(self, in_capsules: int, out_capsules: int) -> None:
+        super().__init__()
+        self.shape = (in_capsules, out_capsules)
+        self.activations = None
+
+    def forward(self, u_hat, return_coupling=False, activations=None):
+        self.activations = activations
+        return (u_hat * activations[:, None, :, None]).mean(dim=2)
+
+    def multiply_adds(self, u_hat_shape):
+        return 0
+
+
+def test_routing_gets_layer_shape_and_activations():
+    # Not registered: build_routing takes a routing class as `type`.
+    layer = CapsuleLayer(5, 3, 4, 2, dict(type=_RecordingRouting))
+    assert layer.routing.shape == (5, 4)
+    u = torch.randn(2, 5, 3)
+    v = layer(u)
+    lengths = u.norm(dim=-1)
+    torch.testing.assert_close(layer.routing.activations, lengths)
+    torch.testing.assert_close(
+        v, (layer.predictions(u) * lengths[:, None, :, None]).mean(dim=2))
+
+
+def test_routing_config_overrides_layer_shape():
+    layer = CapsuleLayer(5, 3, 4, 2,
+                         dict(type=_RecordingRouting, in_capsules=7))
+    assert layer.routing.shape == (7, 4)
