@@ -36,8 +36,11 @@ def test_png_grid(tmp_path, tiny_mnist_root):
     with Image.open(out) as image:
         assert image.format == 'PNG' and image.mode == 'RGB'
         # 2 columns x 3 rows of (input | reconstructions) tiles, 36x36 x2,
-        # plus a 14-pixel label line.
-        assert image.size == (2 * 2 * 36 * 2, 3 * (36 * 2 + 14))
+        # plus a 14-pixel label line, 4 pixels apart.
+        assert image.size == (2 * (2 * 36 * 2 + 4) - 4,
+                              3 * (36 * 2 + 14 + 4) - 4)
         pixels = image.load()
-        assert any(pixels[x, y] != (0, 0, 0) for x in range(72, 144)
-                   for y in range(72))  # reconstructions are drawn
+        # The reconstructions, in red and green only.
+        recon = [pixels[x, y] for x in range(72, 144) for y in range(72)]
+        assert any(p != (0, 0, 0) for p in recon)
+        assert all(p[2] == 0 for p in recon)

@@ -1,8 +1,9 @@
 from .atomic_checkpoint_hook import AtomicCheckpointHook, atomic_path
 from .finite_loss_hook import FiniteLossHook
 from .num_classes_check_hook import NumClassesCheckHook
+from .reconstruction_visualization_hook import ReconstructionVisualizationHook
 
 __all__ = [
     'AtomicCheckpointHook', 'atomic_path', 'FiniteLossHook',
-    'NumClassesCheckHook'
+    'NumClassesCheckHook', 'ReconstructionVisualizationHook'
 ]
