@@ -1,15 +1,19 @@
 """Distributed runs of the OpenMMLab tools on machines without a GPU.
 
-mmengine 0.10.7's ``pytorch`` launcher calls ``torch.cuda.set_device``
-unconditionally, and its default model wrapper passes
-``device_ids=[LOCAL_RANK]`` to ``DistributedDataParallel``, so
-``torchrun ... --launcher pytorch`` fails on CPUs. The Runner skips its own
-process-group set-up when one is already initialised, so starting a ``gloo``
-group first and asking for a CPU-friendly DDP wrapper lets the same configs
-train and test with DDP on CPUs, with no config edits.
+mmengine 0.10.7's ``pytorch`` and ``slurm`` launchers call
+``torch.cuda.set_device`` unconditionally, and its default model wrapper
+passes ``device_ids=[LOCAL_RANK]`` to ``DistributedDataParallel``, so
+``torchrun ... --launcher pytorch`` and ``srun ... --launcher slurm`` fail
+on CPUs. The Runner skips its own process-group set-up when one is already
+initialised, so starting a ``gloo`` group first and asking for a
+CPU-friendly DDP wrapper lets the same configs train and test with DDP on
+CPUs, with no config edits.
 """
 import datetime
 import os
+import shutil
+import subprocess
+from typing import Optional
 
 import torch.distributed as torch_dist
 from mmengine.config import Config
@@ -18,18 +22,96 @@ from mmengine.dist import is_distributed
 from mmpretrain.registry import MODEL_WRAPPERS
 from torch.nn.parallel import DistributedDataParallel
 
-__all__ = ['setup_cpu_distributed']
+__all__ = ['setup_cpu_distributed', 'set_slurm_dist_env']
+
+SLURM_VARIABLES = ('SLURM_PROCID', 'SLURM_NTASKS', 'SLURM_NODELIST')
+
+
+def _first_slurm_host(node_list: str) -> str:
+    """The first host name of a Slurm node list such as ``node[1-4]``."""
+    scontrol = shutil.which('scontrol')
+    if scontrol is None:
+        raise RuntimeError(
+            f'--launcher slurm cannot resolve SLURM_NODELIST={node_list!r}: '
+            'scontrol is not on PATH; set MASTER_ADDR to the host name or '
+            'address of the first node')
+    result = subprocess.run([scontrol, 'show', 'hostnames', node_list],
+                            capture_output=True, text=True)
+    hosts = result.stdout.split()
+    if result.returncode != 0 or not hosts:
+        raise RuntimeError(
+            f"'scontrol show hostnames {node_list}' failed "
+            f'({result.stderr.strip() or "no host names"}); set MASTER_ADDR '
+            'to the host name or address of the first node')
+    return hosts[0]
+
+
+def set_slurm_dist_env(port: Optional[int] = None) -> None:
+    """Derive the ``torch.distributed`` environment from ``srun``'s.
+
+    What mmengine's ``slurm`` launcher does before it initialises the
+    process group, without the CUDA calls: ``RANK`` from ``SLURM_PROCID``,
+    ``WORLD_SIZE`` from ``SLURM_NTASKS``, ``LOCAL_RANK`` from
+    ``SLURM_LOCALID`` (0 without it; on CPUs it only names the process in
+    the logs), ``MASTER_PORT`` from ``port``, else kept from the
+    environment, else 29500, and ``MASTER_ADDR`` kept from the environment,
+    else the first host of ``SLURM_NODELIST`` as ``scontrol show
+    hostnames`` lists it.
+
+    Args:
+        port: The master port (``env_cfg.dist_cfg.port``).
+
+    Raises:
+        ValueError: A Slurm variable is missing, i.e. not run by ``srun``.
+        RuntimeError: No ``MASTER_ADDR`` and ``scontrol`` cannot resolve
+            ``SLURM_NODELIST``.
+    """
+    missing = [name for name in SLURM_VARIABLES if name not in os.environ]
+    if missing:
+        raise ValueError(
+            f'--launcher slurm needs {", ".join(SLURM_VARIABLES)} (srun '
+            f'sets them); missing: {", ".join(missing)}')
+    if port is not None:
+        os.environ['MASTER_PORT'] = str(port)
+    os.environ.setdefault('MASTER_PORT', '29500')
+    if 'MASTER_ADDR' not in os.environ:
+        os.environ['MASTER_ADDR'] = _first_slurm_host(
+            os.environ['SLURM_NODELIST'])
+    os.environ['WORLD_SIZE'] = str(int(os.environ['SLURM_NTASKS']))
+    os.environ['LOCAL_RANK'] = str(int(os.environ.get('SLURM_LOCALID', 0)))
+    os.environ['RANK'] = str(int(os.environ['SLURM_PROCID']))
+
+
+def _set_cpu_model_wrapper(cfg: Config) -> None:
+    """mmengine's default DDP wrapper, or the config's, for a CPU module."""
+    wrapper = cfg.get('model_wrapper_cfg')
+    if wrapper is None:
+        cfg.model_wrapper_cfg = dict(
+            type='MMDistributedDataParallel',
+            device_ids=None,
+            broadcast_buffers=False,
+            find_unused_parameters=cfg.get('find_unused_parameters', False))
+        return
+    wrapper_type = wrapper.get('type', 'MMDistributedDataParallel')
+    if isinstance(wrapper_type, str):
+        wrapper_type = MODEL_WRAPPERS.get(wrapper_type)
+    if (isinstance(wrapper_type, type)
+            and issubclass(wrapper_type, DistributedDataParallel)):
+        wrapper.setdefault('device_ids', None)
 
 
 def setup_cpu_distributed(cfg: Config) -> bool:
-    """Prepare a ``--launcher pytorch`` run on CPUs for ``Runner.from_cfg``.
+    """Prepare a ``--launcher pytorch`` or ``--launcher slurm`` run on CPUs
+    for ``Runner.from_cfg``.
 
-    Does nothing unless ``cfg.launcher == 'pytorch'`` and no accelerator is
-    available (on GPUs mmengine's own path, NCCL by default, is used).
-    Otherwise it initialises the default process group with ``gloo`` from
-    torchrun's environment (``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``,
-    ``MASTER_PORT``), honouring ``env_cfg.dist_cfg.timeout`` (seconds), and
-    edits ``cfg`` in place:
+    Does nothing unless ``cfg.launcher`` is ``'pytorch'`` or ``'slurm'`` and
+    no accelerator is available (on GPUs mmengine's own path, NCCL by
+    default, is used). Otherwise it initialises the default process group
+    with ``gloo`` from torchrun's environment (``RANK``, ``WORLD_SIZE``,
+    ``MASTER_ADDR``, ``MASTER_PORT``), which for ``slurm`` is first derived
+    from srun's by :func:`set_slurm_dist_env` (with
+    ``env_cfg.dist_cfg.port``), honouring ``env_cfg.dist_cfg.timeout``
+    (seconds), and edits ``cfg`` in place:
 
     - ``env_cfg.dist_cfg.backend = 'gloo'``, so that the dumped config says
       what ran;
@@ -46,7 +128,8 @@ def setup_cpu_distributed(cfg: Config) -> bool:
     Returns:
         Whether this function set up the CPU run.
     """
-    if cfg.get('launcher', 'none') != 'pytorch' or get_device() != 'cpu':
+    launcher = cfg.get('launcher', 'none')
+    if launcher not in ('pytorch', 'slurm') or get_device() != 'cpu':
         return False
     dist_cfg = dict(cfg.get('env_cfg', {}).get('dist_cfg', {}))
     if dist_cfg.pop('init_backend', 'torch') != 'torch':
@@ -56,6 +139,8 @@ def setup_cpu_distributed(cfg: Config) -> bool:
     if dist_cfg.get('timeout') is not None:
         dist_cfg['timeout'] = datetime.timedelta(seconds=dist_cfg['timeout'])
     if not is_distributed():
+        if launcher == 'slurm':
+            set_slurm_dist_env(dist_cfg.pop('port', None))
         torch_dist.init_process_group(
             backend='gloo',
             rank=int(os.environ['RANK']),
@@ -63,18 +148,5 @@ def setup_cpu_distributed(cfg: Config) -> bool:
             **dist_cfg)
 
     cfg.merge_from_dict({'env_cfg.dist_cfg.backend': 'gloo'})
-    wrapper = cfg.get('model_wrapper_cfg')
-    if wrapper is None:
-        cfg.model_wrapper_cfg = dict(
-            type='MMDistributedDataParallel',
-            device_ids=None,
-            broadcast_buffers=False,
-            find_unused_parameters=cfg.get('find_unused_parameters', False))
-    else:
-        wrapper_type = wrapper.get('type', 'MMDistributedDataParallel')
-        if isinstance(wrapper_type, str):
-            wrapper_type = MODEL_WRAPPERS.get(wrapper_type)
-        if (isinstance(wrapper_type, type)
-                and issubclass(wrapper_type, DistributedDataParallel)):
-            wrapper.setdefault('device_ids', None)
+    _set_cpu_model_wrapper(cfg)
     return True

@@ -1,10 +1,13 @@
 """setup_cpu_distributed: what it sets up, and when it keeps out of the way.
 
 The real process group is exercised by the torchrun runs of
-tests/test_tools/test_distributed.py; here ``init_process_group`` is
+tests/test_tools/test_distributed.py and the Slurm-style runs of
+tests/test_tools/test_slurm_cpu.py; here ``init_process_group`` is
 recorded instead, so that no process-wide state is left behind.
 """
 import datetime
+import os
+import stat
 
 import pytest
 from mmengine.config import Config
@@ -83,8 +86,9 @@ def test_existing_process_group_is_reused(init_calls, monkeypatch):
 
 
 @pytest.mark.parametrize('launcher,device', [('none', 'cpu'),
-                                             ('slurm', 'cpu'),
-                                             ('pytorch', 'cuda')])
+                                             ('mpi', 'cpu'),
+                                             ('pytorch', 'cuda'),
+                                             ('slurm', 'cuda')])
 def test_does_nothing_otherwise(init_calls, monkeypatch, launcher, device):
     # On GPUs mmengine's own path (NCCL) runs unchanged.
     monkeypatch.setattr(dist_module, 'get_device', lambda: device)
@@ -100,3 +104,117 @@ def test_other_init_backends_are_refused(init_calls):
     cfg.env_cfg.dist_cfg.init_backend = 'deepspeed'
     with pytest.raises(ValueError, match="init_backend='torch'"):
         setup_cpu_distributed(cfg)
+
+
+# --launcher slurm: srun's variables turned into torchrun's.
+
+TORCH_VARIABLES = ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR',
+                   'MASTER_PORT')
+
+
+def write_fake_scontrol(bin_dir, hosts=('node3', 'node4'), fail=False):
+    """An ``scontrol`` that records its arguments in ``bin_dir/args`` and
+    prints ``hosts``, one per line, as ``scontrol show hostnames`` does,
+    or fails as it does on a bad node list."""
+    bin_dir.mkdir(exist_ok=True)
+    script = bin_dir / 'scontrol'
+    output = ('echo "scontrol: error: Invalid node name" >&2; exit 1'
+              if fail else f"printf '%s\\n' {' '.join(hosts)}")
+    script.write_text(f'#!/bin/sh\necho "$@" > "{bin_dir}/args"\n{output}\n')
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return bin_dir
+
+
+@pytest.fixture
+def slurm_env(init_calls, monkeypatch, tmp_path):
+    """srun's variables of task 1 of 2 on ``node[3-4]``, a fake scontrol
+    first on PATH and none of torchrun's variables."""
+    for name in TORCH_VARIABLES:
+        # setenv first: monkeypatch restores (here: removes again) only the
+        # variables it has set, and the code under test sets them all.
+        monkeypatch.setenv(name, '')
+        monkeypatch.delenv(name)
+    monkeypatch.setenv('SLURM_PROCID', '1')
+    monkeypatch.setenv('SLURM_NTASKS', '2')
+    monkeypatch.setenv('SLURM_LOCALID', '0')
+    monkeypatch.setenv('SLURM_NODELIST', 'node[3-4]')
+    bin_dir = write_fake_scontrol(tmp_path / 'bin')
+    monkeypatch.setenv('PATH', f'{bin_dir}{os.pathsep}{os.environ["PATH"]}')
+    return bin_dir
+
+
+def slurm_cfg(**dist_cfg) -> Config:
+    cfg = make_cfg()
+    cfg.launcher = 'slurm'
+    cfg.env_cfg.dist_cfg.update(dist_cfg)
+    return cfg
+
+
+def test_slurm_launcher_gets_gloo_cpu_ddp_and_torch_env(
+        slurm_env, init_calls):
+    cfg = slurm_cfg(timeout=60)
+    assert setup_cpu_distributed(cfg)
+    assert init_calls == [
+        dict(backend='gloo', rank=1, world_size=2,
+             timeout=datetime.timedelta(seconds=60))
+    ]
+    assert (slurm_env / 'args').read_text() == 'show hostnames node[3-4]\n'
+    assert {name: os.environ[name] for name in TORCH_VARIABLES} == dict(
+        RANK='1', WORLD_SIZE='2', LOCAL_RANK='0', MASTER_ADDR='node3',
+        MASTER_PORT='29500')
+    assert cfg.env_cfg.dist_cfg.backend == 'gloo'
+    assert cfg.model_wrapper_cfg == dict(
+        type='MMDistributedDataParallel', device_ids=None,
+        broadcast_buffers=False, find_unused_parameters=False)
+
+
+def test_slurm_master_from_environment_and_port_from_config(
+        slurm_env, init_calls, monkeypatch):
+    monkeypatch.setenv('MASTER_ADDR', '10.0.0.7')
+    monkeypatch.setenv('MASTER_PORT', '12345')
+    monkeypatch.delenv('SLURM_LOCALID')
+    setup_cpu_distributed(slurm_cfg())
+    # A MASTER_ADDR set by the user wins: scontrol is not asked.
+    assert not (slurm_env / 'args').exists()
+    assert os.environ['MASTER_ADDR'] == '10.0.0.7'
+    assert os.environ['MASTER_PORT'] == '12345'
+    assert os.environ['LOCAL_RANK'] == '0'
+    # dist_cfg.port, as mmengine's slurm launcher takes it, beats the
+    # environment and is not an init_process_group argument.
+    setup_cpu_distributed(slurm_cfg(port=23456))
+    assert os.environ['MASTER_PORT'] == '23456'
+    assert init_calls[-1] == dict(backend='gloo', rank=1, world_size=2)
+
+
+def test_slurm_without_scontrol_asks_for_master_addr(slurm_env, monkeypatch,
+                                                     tmp_path):
+    empty = tmp_path / 'empty'
+    empty.mkdir()
+    monkeypatch.setenv('PATH', str(empty))
+    with pytest.raises(RuntimeError,
+                       match=r"scontrol is not on PATH; set MASTER_ADDR"):
+        setup_cpu_distributed(slurm_cfg())
+    write_fake_scontrol(empty, fail=True)
+    with pytest.raises(RuntimeError,
+                       match=r"node\[3-4\]' failed \(scontrol: error: "
+                       r'Invalid node name\); set MASTER_ADDR'):
+        setup_cpu_distributed(slurm_cfg())
+
+
+def test_slurm_variables_missing(slurm_env, monkeypatch, init_calls):
+    monkeypatch.delenv('SLURM_NTASKS')
+    monkeypatch.delenv('SLURM_NODELIST')
+    with pytest.raises(ValueError,
+                       match='srun sets them.*missing: SLURM_NTASKS, '
+                       'SLURM_NODELIST'):
+        setup_cpu_distributed(slurm_cfg())
+    assert init_calls == []
+
+
+def test_slurm_existing_process_group_is_reused(slurm_env, init_calls,
+                                                monkeypatch):
+    monkeypatch.setattr(dist_module, 'is_distributed', lambda: True)
+    cfg = slurm_cfg()
+    assert setup_cpu_distributed(cfg)
+    assert init_calls == [] and 'RANK' not in os.environ
+    assert cfg.model_wrapper_cfg.device_ids is None
