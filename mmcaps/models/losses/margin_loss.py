@@ -40,7 +40,11 @@ class MarginLoss(nn.Module):
 
     ``L_k = T_k max(0, m+ - |v_k|)^2 + lambda (1 - T_k) max(0, |v_k| - m-)^2``,
     summed over the classes ``k`` and averaged over the batch.
-    ``(B, K) lengths, (B,) or (B, K) targets -> scalar``.
+    ``(B, K) lengths, (B,) or (B, K) targets -> scalar``, in at least
+    float32. The gradient is finite for any finite lengths, the loss
+    wherever its value fits the dtype: always for the lengths of
+    :func:`squash` outputs (at most 1); float32 lengths over ~1.8e19 give
+    ``inf``, the true loss being out of float32's range.
 
     Args:
         m_plus: ``m+``, the length a present class should exceed.
@@ -73,7 +77,10 @@ class MarginLoss(nn.Module):
             The loss, a scalar.
         """
         t = labels_to_targets(target, lengths.shape[1])
-        lengths = lengths.float()
+        # fp16 squares overflow from 256; float64 lengths keep their
+        # precision.
+        lengths = lengths.to(
+            torch.promote_types(lengths.dtype, torch.float32))
         present = torch.relu(self.m_plus - lengths).pow(2)
         absent = torch.relu(lengths - self.m_minus).pow(2)
         loss = t * present + self.lambda_ * (1.0 - t) * absent

@@ -52,3 +52,94 @@ def test_capsule_length_grad_at_zero():
     assert torch.isfinite(v.grad).all()
     x = torch.tensor([[3.0, 4.0]])
     torch.testing.assert_close(capsule_length(x), torch.tensor([5.0]))
+
+
+def textbook_squash(s: torch.Tensor) -> torch.Tensor:
+    """``|s|^2 / (1 + |s|^2) s / |s|`` as written (nonzero vectors)."""
+    n = s.norm(dim=-1, keepdim=True)
+    return n**2 / (1 + n**2) * s / n
+
+
+def test_squash_matches_textbook_formula_in_float64():
+    # Lengths from 1e-4 to 1e4: the formula's normal range.
+    torch.manual_seed(0)
+    s = torch.randn(200, 8, dtype=torch.float64) * torch.logspace(
+        -4, 4, 200, dtype=torch.float64)[:, None]
+    s.requires_grad_()
+    grad_v = torch.randn(200, 8, dtype=torch.float64)
+    ref = s.detach().clone().requires_grad_()
+    expected = textbook_squash(ref)
+    expected.backward(grad_v)
+    v = squash(s)
+    v.backward(grad_v)
+    torch.testing.assert_close(v, expected, rtol=1e-12, atol=0)
+    torch.testing.assert_close(s.grad, ref.grad, rtol=1e-10, atol=1e-14)
+    # float32: to float32 rounding of each component, however short.
+    s32 = s.detach().float().requires_grad_()
+    v32 = squash(s32)
+    v32.backward(grad_v.float())
+    torch.testing.assert_close(v32.double(), expected, rtol=1e-6, atol=0)
+    torch.testing.assert_close(s32.grad.double(), ref.grad, rtol=1e-5,
+                               atol=1e-5 * ref.grad.abs().max().item())
+
+
+HUGE = [(torch.float32, 1e30), (torch.float32, 3e38),
+        (torch.float32, torch.finfo(torch.float32).max),
+        (torch.float16, 6e4), (torch.float16, torch.finfo(torch.float16).max),
+        (torch.bfloat16, torch.finfo(torch.bfloat16).max),
+        (torch.float64, 1e300)]
+
+
+@pytest.mark.parametrize('dtype,scale', HUGE)
+def test_squash_huge_vectors(dtype, scale):
+    # |s|^2 overflows the dtype (and float32, to which fp16/bf16 are
+    # computed, for the bf16 and float32 maxima). Exactly: length
+    # 1 - O(1/|s|^2), i.e. 1 in the dtype, direction kept, and Jacobian
+    # (I - u u^T) / |s| + O(1/|s|^3) with u = s / |s|.
+    u = torch.tensor([1.0, -0.5, 1 / 3, 0.0, 0.25], dtype=torch.float64)
+    s = (scale * u).to(dtype).requires_grad_()
+    # In float64 too, but |s / scale|^2 does not overflow.
+    unit_s = s.detach().double() / scale
+    n = scale * unit_s.norm()
+    unit = unit_s / unit_s.norm()
+    v = squash(s)
+    assert v.dtype == dtype
+    torch.testing.assert_close(v, unit.to(dtype))
+    grad_v = torch.tensor([0.3, 0.2, -1.0, 0.5, 2.0], dtype=dtype)
+    v.backward(grad_v)
+    assert torch.isfinite(s.grad).all()
+    g = grad_v.double()
+    expected = g - (g @ unit) * unit
+    # Compared at scale |s|: the gradient itself is subnormal here for the
+    # fp32/bf16 maxima and fp16 (fp16 and bf16 keep few bits there).
+    tol = {torch.float16: 1e-2, torch.bfloat16: 5e-2}.get(dtype, 1e-5)
+    torch.testing.assert_close(s.grad.double() * n, expected, rtol=tol,
+                               atol=tol)
+    length = capsule_length(s.detach())
+    assert length.dtype == torch.promote_types(dtype, torch.float32)
+    if n > torch.finfo(length.dtype).max:
+        # The length itself is out of range.
+        assert length == float('inf')
+    else:
+        torch.testing.assert_close(length.double(), n, rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16,
+                                   torch.float32, torch.float64])
+def test_squash_and_length_zero_and_tiny_vectors(dtype):
+    # At s = 0 squash(s) = |s| s + O(|s|^3): value and Jacobian are 0;
+    # |v| has gradient 0 there by convention (it has none).
+    s = torch.zeros(3, 8, dtype=dtype, requires_grad=True)
+    v = squash(s)
+    assert torch.equal(v, torch.zeros_like(v))
+    length = capsule_length(s)
+    assert torch.equal(length, torch.zeros(3, dtype=length.dtype))
+    (v.double().sum() + length.double().sum()).backward()
+    assert torch.equal(s.grad, torch.zeros_like(s))
+    # Short vectors, ~|s| s: the textbook formula's values, to rounding.
+    short = torch.tensor([3e-3, -4e-3], dtype=dtype)
+    short64 = short.double()
+    torch.testing.assert_close(squash(short),
+                               textbook_squash(short64).to(dtype))
+    torch.testing.assert_close(capsule_length(short),
+                               short64.norm().to(length.dtype))
