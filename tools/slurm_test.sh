@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: [GPUS=8] bash tools/slurm_test.sh PARTITION JOB_NAME CONFIG CHECKPOINT [test.py options]
+# Usage: [GPUS=8] [GRES=gpu:8] bash tools/slurm_test.sh PARTITION JOB_NAME CONFIG CHECKPOINT [test.py options]
 set -x
 
 PARTITION=$1
@@ -9,13 +9,16 @@ CHECKPOINT=$4
 GPUS=${GPUS:-8}
 GPUS_PER_NODE=${GPUS_PER_NODE:-8}
 CPUS_PER_TASK=${CPUS_PER_TASK:-5}
+# The generic resources to request per node; GRES= (empty) requests none,
+# for CPU partitions, where GPUS then counts the tasks.
+GRES=${GRES-gpu:${GPUS_PER_NODE}}
 SRUN_ARGS=${SRUN_ARGS:-""}
 PY_ARGS=${@:5}
 
 PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
 srun -p "${PARTITION}" \
     --job-name="${JOB_NAME}" \
-    --gres=gpu:"${GPUS_PER_NODE}" \
+    ${GRES:+--gres="${GRES}"} \
     --ntasks="${GPUS}" \
     --ntasks-per-node="${GPUS_PER_NODE}" \
     --cpus-per-task="${CPUS_PER_TASK}" \

@@ -86,3 +86,30 @@ def test_slurm_test_tool_collects_every_image_once(ddp, tmp_path):
     accuracy = re.search(r'Epoch\(test\).*accuracy/top1: ([\d.]+)', log)
     assert float(accuracy.group(1)) == pytest.approx(100 * correct / 21,
                                                      abs=1e-4)
+
+
+@pytest.mark.parametrize('script', ['slurm_train.sh', 'slurm_test.sh'])
+@pytest.mark.parametrize('gres, expected', [
+    (None, ['--gres=gpu:4']),
+    ('', []),
+    ('gpu:a100:2', ['--gres=gpu:a100:2']),
+])
+def test_slurm_scripts_gres(tmp_path, script, gres, expected):
+    """The scripts request GPUs by default and nothing with ``GRES=``."""
+    bin_dir = tmp_path / 'bin'
+    bin_dir.mkdir()
+    fake = bin_dir / 'srun'
+    fake.write_text('#!/bin/sh\nfor a in "$@"; do echo "$a"; done\n')
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    env = dict(os.environ, PATH=f'{bin_dir}{os.pathsep}{os.environ["PATH"]}',
+               GPUS='8', GPUS_PER_NODE='4')
+    env.pop('GRES', None)
+    if gres is not None:
+        env['GRES'] = gres
+    out = subprocess.run(
+        ['bash', str(REPO / 'tools' / script), 'part', 'job', 'cfg.py',
+         'path'], env=env, capture_output=True, text=True, check=True)
+    args = out.stdout.split('\n')
+    assert [a for a in args if a.startswith('--gres')] == expected
+    assert '--ntasks=8' in args and '--ntasks-per-node=4' in args
+    assert '--launcher=slurm' in args
