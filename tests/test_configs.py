@@ -21,12 +21,23 @@ PARAMS = {
     'capsnet_r3-recon_1xb128_mnist.py': 8215568,
     'capsnet_r1-recon_1xb128_mnist.py': 8215568,
     'capsnet_r3-recon_1xb32-3e_mnist5k.py': 8215568,
+    'capsnet_r3-recon_1xb64-1e_mnist.py': 8215568,
+    'capsnet_r3-recon_1xb64-1e-noshift_mnist.py': 8215568,
     'capsnet_r3_1xb128_mnist.py': 6804224,
     'capsnet_r1_1xb128_mnist.py': 6804224,
     'cnn-baseline_1xb128_mnist.py': 35445522,
+    # DigitCaps with self-attention routing: + 1152 x 10 log priors.
+    'capsnet_selfattn-recon_1xb128_mnist.py': 8227088,
+    # Efficient-CapsNet: the paper's 161,824 + the decoder's 1,411,344.
+    'efficient-capsnet_1xb16_mnist.py': 1573168,
     # The paper: 11.36 M and 24.56 M.
     'capsnet_r3-recon_1xb128_multimnist.py': 11361808,
     'cnn-baseline_1xb128_multimnist.py': 24563978,
+    # configs/affnist: the paper's models on 40x40 (4,608 primary capsules).
+    'capsnet_r3-recon_1xb128_mnist40.py': 13475648,
+    'capsnet_r3-recon_1xb128_mnist40_test-affnist.py': 13475648,
+    'cnn-baseline_1xb128_mnist40.py': 19323666,
+    'cnn-baseline_1xb128_mnist40_test-affnist.py': 19323666,
     # configs/capsule_heads: each capsule head and its linear twin.
     'timm-resnet18-os8_capsule-head_1xb128_cifar10.py': 15719744,
     'timm-resnet18-os8_linear-head_1xb128_cifar10.py': 11181642,

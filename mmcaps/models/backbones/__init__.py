@@ -1,4 +1,5 @@
 from .baseline_cnn import BaselineCNN
 from .capsnet import CapsNet
+from .efficient_capsnet import EfficientCapsNet
 
-__all__ = ['BaselineCNN', 'CapsNet']
+__all__ = ['BaselineCNN', 'CapsNet', 'EfficientCapsNet']

@@ -4,10 +4,12 @@ from .decoder import CapsuleDecoder
 from .naive_capsule_layer import NaiveCapsuleLayer
 from .primary_caps import PrimaryCaps
 from .routing import BaseRouting, DynamicRouting, build_routing
-from .squash import Squash, capsule_length, squash
+from .self_attention_routing import SelfAttentionRouting
+from .squash import Squash, capsule_length, squash, squash_efficient
 
 __all__ = [
     'BaseRouting', 'CapsuleDecoder', 'CapsuleLayer', 'DynamicRouting',
     'NaiveCapsuleLayer', 'PrimaryCaps', 'RandomShiftDataPreprocessor',
-    'Squash', 'build_routing', 'capsule_length', 'random_shift', 'squash'
+    'SelfAttentionRouting', 'Squash', 'build_routing', 'capsule_length',
+    'random_shift', 'squash', 'squash_efficient'
 ]
