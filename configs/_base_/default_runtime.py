@@ -19,6 +19,9 @@ custom_hooks = [
     dict(type='FiniteLossHook'),
     # Head and data must agree on the number of classes.
     dict(type='NumClassesCheckHook'),
+    # Dropout and batch-wise shifts of iteration i drawn from (seed, i,
+    # rank), so a resumed run draws what the uninterrupted one drew.
+    dict(type='IterationSeedHook'),
 ]
 
 env_cfg = dict(

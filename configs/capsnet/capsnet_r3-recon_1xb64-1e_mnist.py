@@ -13,6 +13,7 @@ param_scheduler = dict(
     eta_min=0.,
     convert_to_iter_based=True)
 
-train_cfg = dict(by_epoch=True, max_epochs=1, val_interval=1)
+train_cfg = dict(
+    type='ResumableEpochBasedTrainLoop', max_epochs=1, val_interval=1)
 
 auto_scale_lr = dict(base_batch_size=64)

@@ -44,7 +44,8 @@ param_scheduler = dict(type='ExponentialLR', gamma=0.98, by_epoch=True,
                        end=114)
 
 # The official code trains 150 epochs (config.json).
-train_cfg = dict(by_epoch=True, max_epochs=150, val_interval=1)
+train_cfg = dict(
+    type='ResumableEpochBasedTrainLoop', max_epochs=150, val_interval=1)
 val_cfg = dict()
 test_cfg = dict()
 

@@ -4,6 +4,7 @@ from .affnist import AffNIST
 from .in_memory import InMemoryDataset, batched_collate
 from .mnist import MlxtendMNIST, MNISTIdx, read_idx, write_idx
 from .multi_mnist import LazySampler, MultiMNIST
+from .seeded import ResumableSampler, SeededDataset, seed_everything
 from .svhn import SVHN
 from .transforms import CenterPlacement, RandomPlacement
 from .utils import download_file, md5sum
@@ -12,5 +13,6 @@ __all__ = [
     'InMemoryDataset', 'LazySampler', 'MNISTIdx', 'MlxtendMNIST',
     'MultiMNIST', 'SVHN', 'batched_collate', 'download_file', 'md5sum',
     'read_idx', 'write_idx', 'AffineMNIST', 'AffNIST', 'CenterPlacement',
-    'RandomPlacement', 'affine_matrix', 'warp_affine'
+    'RandomPlacement', 'affine_matrix', 'warp_affine', 'ResumableSampler',
+    'SeededDataset', 'seed_everything'
 ]

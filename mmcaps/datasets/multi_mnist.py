@@ -70,8 +70,13 @@ class MultiMNIST(BaseDataset):
         seed: Seed of the pairings and shifts.
         resample_each_epoch: Draw fresh pairs and shifts every epoch (set
             with :meth:`set_epoch`); defaults to ``not test_mode``, so the
-            test split is always the same. Workers see a new epoch only
-            when they are re-created, i.e. with ``persistent_workers=False``.
+            test split is always the same. In training, the epoch comes
+            from :class:`LazySampler`'s ``set_epoch`` (which
+            ``DistSamplerSeedHook`` calls before each epoch) in the main
+            process, which dataloader workers see only when they are
+            re-created, i.e. with ``persistent_workers=False``; or from
+            :class:`SeededDataset` (``ResumableEpochBasedTrainLoop``), which
+            hands it over with every sample, to persistent workers too.
         allow_crop: Allow ``max_shift > pad`` (digits cropped at the
             border).
         pipeline: Transforms applied to each data info.
@@ -276,5 +281,9 @@ class LazySampler(Sampler):
         return self.num_samples
 
     def set_epoch(self, epoch: int) -> None:
-        """Called by ``DistSamplerSeedHook`` before each epoch."""
+        """Called by ``DistSamplerSeedHook`` before each epoch; passed on to
+        the dataset (e.g. :class:`MultiMNIST`, whose training pairs change
+        with the epoch) if it has a ``set_epoch``."""
         self.epoch = epoch
+        if hasattr(self.dataset, 'set_epoch'):
+            self.dataset.set_epoch(epoch)

@@ -1,10 +1,12 @@
-"""Training-loop parts: hooks and optimiser wrappers, registered in
+"""Training-loop parts: hooks, optimiser wrappers and loops, registered in
 mmpretrain's registries."""
-from .hooks import (AtomicCheckpointHook, FiniteLossHook, NumClassesCheckHook,
-                    atomic_path)
+from .hooks import (AtomicCheckpointHook, FiniteLossHook, IterationSeedHook,
+                    NumClassesCheckHook, atomic_path)
 from .optim_wrappers import AutocastOptimWrapper
+from .runner import ResumableEpochBasedTrainLoop
 
 __all__ = [
     'AtomicCheckpointHook', 'FiniteLossHook', 'NumClassesCheckHook',
-    'atomic_path', 'AutocastOptimWrapper'
+    'atomic_path', 'AutocastOptimWrapper', 'IterationSeedHook',
+    'ResumableEpochBasedTrainLoop'
 ]

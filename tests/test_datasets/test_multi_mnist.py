@@ -4,12 +4,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
+from mmengine.registry import DefaultScope
+from mmengine.runner import Runner
 from torch.utils.data import DataLoader
 
 from mmcaps.datasets import LazySampler, MNISTIdx, MultiMNIST, write_idx
 
 REAL_MNIST = Path(__file__).resolve().parents[2] / '../shared/data/mnist'
+BASE = (Path(__file__).resolve().parents[2] /
+        'configs/_base_/datasets/multimnist_bs128.py')
 
 
 def source_cfg(root, split='train'):
@@ -102,6 +107,65 @@ def test_epochs(tiny_mnist_root):
     before = test.get_data_info(5)['img']
     test.set_epoch(7)  # the test split never changes
     np.testing.assert_array_equal(test.get_data_info(5)['img'], before)
+
+
+def pairs_of_epochs(loader, epochs=(0, 1)):
+    """{sample index: its two source digits} of each epoch, with the
+    sampler's epoch set as DistSamplerSeedHook does."""
+    pairs = []
+    for epoch in epochs:
+        loader.sampler.set_epoch(epoch)
+        pairs.append({
+            sample.sample_idx: sample.source_indices.tolist()
+            for batch in loader for sample in batch['data_samples']})
+    return pairs
+
+
+def base_loader(root, split, seeded=False, **overrides):
+    """The dataloader of configs/_base_/datasets/multimnist_bs128.py on the
+    tiny MNIST at ``root``, one pairing per digit; with ``seeded``, wrapped
+    as ResumableEpochBasedTrainLoop wraps it."""
+    cfg = Config.fromfile(str(BASE))[f'{split}_dataloader']
+    cfg.dataset.dataset.update(data_root=str(root), check_md5=False)
+    cfg.dataset.update(pairs_per_digit=1, pipeline=[
+        dict(type='PackInputs', meta_keys=('sample_idx', 'source_indices'))])
+    cfg.update(batch_size=16, **overrides)
+    if seeded:
+        cfg['dataset'] = dict(type='SeededDataset', dataset=cfg.dataset)
+        cfg['sampler'] = dict(type='ResumableSampler', sampler=cfg.sampler)
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        return Runner.build_dataloader(cfg, seed=0)
+
+
+def changed(a: dict, b: dict) -> int:
+    assert a.keys() == b.keys()
+    return sum(a[k] != b[k] for k in a)
+
+
+def test_fresh_training_pairs_each_epoch_with_the_base_config(
+        tiny_mnist_root):
+    loader = base_loader(tiny_mnist_root, 'train')
+    assert loader.num_workers == 2 and not loader.persistent_workers
+    first, second = pairs_of_epochs(loader)
+    assert len(first) == 48 and changed(first, second) > 40
+    dataset = MultiMNIST(source_cfg(tiny_mnist_root), pairs_per_digit=1)
+    dataset.set_epoch(1)
+    assert second == {
+        i: dataset.get_data_info(i)['source_indices'].tolist()
+        for i in range(48)}
+    test = base_loader(tiny_mnist_root, 'val')
+    first, second = pairs_of_epochs(test)
+    assert len(first) == 20 and first == second
+
+
+def test_fresh_training_pairs_with_persistent_workers(tiny_mnist_root):
+    # ResumableEpochBasedTrainLoop's wrapping hands the epoch over with each
+    # sample: persistent workers draw fresh pairs too.
+    expected = pairs_of_epochs(
+        base_loader(tiny_mnist_root, 'train', num_workers=0))
+    loader = base_loader(tiny_mnist_root, 'train', seeded=True,
+                         persistent_workers=True)
+    assert pairs_of_epochs(loader) == expected
 
 
 def test_lazy_sampler_is_a_permutation_split_over_ranks(monkeypatch):

@@ -22,7 +22,10 @@ test_pipeline = [dict(type='PackInputs')]
 train_dataloader = dict(
     batch_size=128,
     num_workers=2,
-    persistent_workers=True,
+    # Fresh pairs each epoch: LazySampler hands the epoch to MultiMNIST in
+    # the main process, which workers see only when re-created each epoch
+    # (ResumableEpochBasedTrainLoop hands it over with every sample).
+    persistent_workers=False,
     dataset=dict(
         type='MultiMNIST',
         dataset=dict(type='MNISTIdx', data_root=data_root, split='train'),

@@ -7,7 +7,11 @@ optim_wrapper = dict(optimizer=dict(type='Adam', lr=1e-3))
 param_scheduler = dict(
     type='CosineAnnealingLR', by_epoch=True, convert_to_iter_based=True)
 
-train_cfg = dict(by_epoch=True, max_epochs=100, val_interval=1)
+# mmengine's epoch loop, but a resume from a mid-epoch checkpoint skips the
+# batches already trained and each sample's augmentation depends only on
+# (seed, epoch, index): resumed runs equal uninterrupted ones.
+train_cfg = dict(
+    type='ResumableEpochBasedTrainLoop', max_epochs=100, val_interval=1)
 val_cfg = dict()
 test_cfg = dict()
 

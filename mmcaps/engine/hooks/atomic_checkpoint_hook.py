@@ -10,6 +10,8 @@ from mmengine.hooks import CheckpointHook
 from mmengine.runner import EpochBasedTrainLoop, Runner
 from mmpretrain.registry import HOOKS
 
+from ..runner import ResumableEpochBasedTrainLoop
+
 __all__ = ['AtomicCheckpointHook', 'atomic_path']
 
 
@@ -65,13 +67,15 @@ class AtomicCheckpointHook(CheckpointHook):
 
     It also warns when a run resumes in the middle of an epoch of an
     ``EpochBasedTrainLoop``, which restarts that epoch from its first
-    batch (iteration checkpoints, ``by_epoch=False``, make such resumes).
+    batch (iteration checkpoints, ``by_epoch=False``, make such resumes);
+    ``ResumableEpochBasedTrainLoop`` does not.
     """
 
     def before_train(self, runner: Runner) -> None:
         super().before_train(runner)
         loop = runner.train_loop
-        if not isinstance(loop, EpochBasedTrainLoop):
+        if (not isinstance(loop, EpochBasedTrainLoop)
+                or isinstance(loop, ResumableEpochBasedTrainLoop)):
             return
         done = runner.iter - runner.epoch * len(loop.dataloader)
         if done > 0:
@@ -81,7 +85,7 @@ class AtomicCheckpointHook(CheckpointHook):
                 f'the epoch from its first batch, so these {done} batches '
                 'are trained again and the run ends '
                 f'{done} iterations later than an uninterrupted one. Use '
-                'IterBasedTrainLoop to resume mid-epoch exactly.')
+                'ResumableEpochBasedTrainLoop to resume mid-epoch exactly.')
 
     def _save_checkpoint_with_step(self, runner: Runner, step: int,
                                    meta: dict) -> None:
