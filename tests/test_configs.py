@@ -28,6 +28,10 @@ PARAMS = {
     'cnn-baseline_1xb128_mnist.py': 35445522,
     # DigitCaps with self-attention routing: + 1152 x 10 log priors.
     'capsnet_selfattn-recon_1xb128_mnist.py': 8227088,
+    # DigitCaps with EM routing: + beta_u, beta_a per class capsule.
+    'capsnet_em-recon_1xb128_mnist.py': 8215588,
+    # Matrix capsules (A=64, B=8, C=D=16) on 28x28 MNIST.
+    'matrix-capsnet-em_1xb32_mnist.py': 68444,
     # Efficient-CapsNet: the paper's 161,824 + the decoder's 1,411,344.
     'efficient-capsnet_1xb16_mnist.py': 1573168,
     # The paper: 11.36 M and 24.56 M.

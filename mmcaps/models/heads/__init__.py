@@ -1,3 +1,4 @@
 from .digitcaps_head import DigitCapsHead
+from .matrix_caps_head import MatrixCapsHead
 
-__all__ = ['DigitCapsHead']
+__all__ = ['DigitCapsHead', 'MatrixCapsHead']

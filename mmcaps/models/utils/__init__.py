@@ -1,6 +1,9 @@
 from .capsule_layer import CapsuleLayer
 from .data_preprocessor import RandomShiftDataPreprocessor, random_shift
 from .decoder import CapsuleDecoder
+from .em_routing import EMRouting, em_routing
+from .matrix_capsules import (ClassMatrixCaps, ConvMatrixCaps,
+                              PrimaryMatrixCaps, coordinate_offsets)
 from .naive_capsule_layer import NaiveCapsuleLayer
 from .primary_caps import PrimaryCaps
 from .routing import BaseRouting, DynamicRouting, build_routing
@@ -8,8 +11,10 @@ from .self_attention_routing import SelfAttentionRouting
 from .squash import Squash, capsule_length, squash, squash_efficient
 
 __all__ = [
+    'ClassMatrixCaps', 'ConvMatrixCaps', 'EMRouting', 'PrimaryMatrixCaps',
+    'coordinate_offsets', 'em_routing',
     'BaseRouting', 'CapsuleDecoder', 'CapsuleLayer', 'DynamicRouting',
     'NaiveCapsuleLayer', 'PrimaryCaps', 'RandomShiftDataPreprocessor',
-    'SelfAttentionRouting', 'Squash', 'build_routing', 'capsule_length',
-    'random_shift', 'squash', 'squash_efficient'
+    'Squash', 'build_routing', 'capsule_length', 'random_shift', 'squash',
+    'SelfAttentionRouting', 'squash_efficient'
 ]
