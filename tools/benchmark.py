@@ -72,6 +72,10 @@ def parse_args() -> argparse.Namespace:
                         help='skip the per-variant memory measurement')
     parser.add_argument('--out', help='write the results as JSON here')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    parser.add_argument(
+        '--variants', nargs='+', choices=VARIANTS, default=list(VARIANTS),
+        help='what to time (naive exists for DynamicRouting only: leave it '
+        'out for other routings)')
     parser.add_argument('--memory-of', choices=VARIANTS,
                         help=argparse.SUPPRESS)
     return parser.parse_args()
@@ -174,11 +178,11 @@ def sync(device: torch.device) -> None:
 
 def time_steps(cfg: Config, args: argparse.Namespace,
                device: torch.device) -> Dict[str, List[float]]:
-    steps = {v: build_step(v, cfg, args, device) for v in VARIANTS}
+    steps = {v: build_step(v, cfg, args, device) for v in args.variants}
     for step in steps.values():
         for _ in range(args.warmup):
             step()
-    times: Dict[str, List[float]] = {v: [] for v in VARIANTS}
+    times: Dict[str, List[float]] = {v: [] for v in args.variants}
     for _ in range(args.rounds):
         for variant, step in steps.items():
             for _ in range(args.steps):
@@ -285,11 +289,13 @@ def main() -> None:
                 == 'cuda' else memory_in_subprocess(variant))
         results['variants'][variant] = entry
     v = results['variants']
-    results['step_over_floor'] = (v['model']['ms_per_step'] /
-                                  v['conv_floor']['ms_per_step'])
-    results['speedup_over_naive'] = (v['naive']['ms_per_step'] /
-                                     v['model']['ms_per_step'])
-    if args.data_batches > 0:
+    if 'model' in v and 'conv_floor' in v:
+        results['step_over_floor'] = (v['model']['ms_per_step'] /
+                                      v['conv_floor']['ms_per_step'])
+    if 'model' in v and 'naive' in v:
+        results['speedup_over_naive'] = (v['naive']['ms_per_step'] /
+                                         v['model']['ms_per_step'])
+    if args.data_batches > 0 and 'model' in v:
         results['data_samples_per_s'] = time_data_path(cfg, args, device)
         results['data_over_model'] = (results['data_samples_per_s'] /
                                       v['model']['images_per_s'])
@@ -302,8 +308,11 @@ def main() -> None:
         peak_str = f'{peak:>10.0f}' if peak is not None else f"{'-':>10}"
         print(f"{variant:<12}{entry['images_per_s']:>10.1f}"
               f"{entry['ms_per_step']:>10.1f}{peak_str}")
-    print(f"step / conv floor: {results['step_over_floor']:.3f}x   "
-          f"speed-up over naive: {results['speedup_over_naive']:.2f}x")
+    if 'step_over_floor' in results:
+        print(f"step / conv floor: {results['step_over_floor']:.3f}x")
+    if 'speedup_over_naive' in results:
+        print('speed-up over naive: '
+              f"{results['speedup_over_naive']:.2f}x")
     if 'data_samples_per_s' in results:
         print(f"data path: {results['data_samples_per_s']:.0f} samples/s "
               f"= {results['data_over_model']:.1f}x the model's images/s")
