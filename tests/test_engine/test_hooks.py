@@ -113,11 +113,11 @@ def test_mmengine_checkpoint_hook_loses_the_run_in_the_same_crash(
 
 
 def test_mid_epoch_resume_of_an_epoch_loop_warns(tiny_mnist_root, tmp_path):
-    # mmengine 0.10.7's EpochBasedTrainLoop restarts the epoch of an
-    # iteration checkpoint from its first batch: 3 batches an epoch, resumed
-    # after 2 of them, the run ends at iteration 2 + 3.
+    # mmengine 0.10.7's EpochBasedTrainLoop (not mmcaps' default loop)
+    # restarts the epoch of an iteration checkpoint from its first batch: 3
+    # batches an epoch, resumed after 2 of them, the run ends at 2 + 3.
     epoch_run = '''
-train_cfg = dict(max_epochs=1)
+train_cfg = dict(_delete_=True, by_epoch=True, max_epochs=1)
 val_cfg = None
 val_dataloader = None
 val_evaluator = None
