@@ -7,7 +7,7 @@ import torch.nn as nn
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
-from ..utils import squash_efficient
+from ..utils import channels_to_capsules, squash_efficient
 
 __all__ = ['DepthwisePrimaryCaps', 'EfficientCapsNet']
 
@@ -83,11 +83,9 @@ class DepthwisePrimaryCaps(BaseModule):
             raise ValueError(
                 f'DepthwisePrimaryCaps: a {x.shape[2]}x{x.shape[3]} feature '
                 f'map is smaller than the {k}x{k} kernel')
-        out = self.conv(x)
-        b, _, h, w = out.shape
-        out = out.view(b, self.num_types, self.capsule_dim, h, w)
-        out = out.permute(0, 1, 3, 4, 2).reshape(b, -1, self.capsule_dim)
-        return squash_efficient(out)
+        return squash_efficient(
+            channels_to_capsules(self.conv(x), self.num_types,
+                                 self.capsule_dim))
 
 
 @MODELS.register_module()

@@ -5,16 +5,16 @@ from .em_routing import EMRouting, em_routing
 from .matrix_capsules import (ClassMatrixCaps, ConvMatrixCaps,
                               PrimaryMatrixCaps, coordinate_offsets)
 from .naive_capsule_layer import NaiveCapsuleLayer
-from .primary_caps import PrimaryCaps
+from .primary_caps import PrimaryCaps, channels_to_capsules
 from .routing import BaseRouting, DynamicRouting, build_routing
 from .self_attention_routing import SelfAttentionRouting
 from .squash import Squash, capsule_length, squash, squash_efficient
 
 __all__ = [
-    'ClassMatrixCaps', 'ConvMatrixCaps', 'EMRouting', 'PrimaryMatrixCaps',
-    'coordinate_offsets', 'em_routing',
-    'BaseRouting', 'CapsuleDecoder', 'CapsuleLayer', 'DynamicRouting',
-    'NaiveCapsuleLayer', 'PrimaryCaps', 'RandomShiftDataPreprocessor',
-    'Squash', 'build_routing', 'capsule_length', 'random_shift', 'squash',
-    'SelfAttentionRouting', 'squash_efficient'
+    'BaseRouting', 'CapsuleDecoder', 'CapsuleLayer', 'ClassMatrixCaps',
+    'ConvMatrixCaps', 'DynamicRouting', 'EMRouting', 'NaiveCapsuleLayer',
+    'PrimaryCaps', 'PrimaryMatrixCaps', 'RandomShiftDataPreprocessor',
+    'SelfAttentionRouting', 'Squash', 'build_routing', 'capsule_length',
+    'channels_to_capsules', 'coordinate_offsets', 'em_routing',
+    'random_shift', 'squash', 'squash_efficient'
 ]

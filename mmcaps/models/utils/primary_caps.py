@@ -7,7 +7,20 @@ from mmpretrain.registry import MODELS
 
 from .squash import squash
 
-__all__ = ['PrimaryCaps']
+__all__ = ['PrimaryCaps', 'channels_to_capsules']
+
+
+def channels_to_capsules(out: torch.Tensor, num_types: int,
+                         capsule_dim: int) -> torch.Tensor:
+    """Group a convolution's output channels into capsules.
+
+    ``(B, T * D, H, W) -> (B, T * H * W, D)``: channel ``t * D + d`` is
+    dimension ``d`` of type ``t``, capsules ordered type-major, then row,
+    then column.
+    """
+    b, _, h, w = out.shape
+    out = out.view(b, num_types, capsule_dim, h, w)
+    return out.permute(0, 1, 3, 4, 2).reshape(b, -1, capsule_dim)
 
 
 @MODELS.register_module()
@@ -62,8 +75,6 @@ class PrimaryCaps(nn.Module):
             raise ValueError(
                 f'PrimaryCaps expects a feature map (B, '
                 f'{self.conv.in_channels}, H, W), got {tuple(x.shape)}')
-        out = self.conv(x)
-        b, _, h, w = out.shape
-        out = out.view(b, self.num_types, self.capsule_dim, h, w)
-        out = out.permute(0, 1, 3, 4, 2).reshape(b, -1, self.capsule_dim)
-        return squash(out)
+        return squash(
+            channels_to_capsules(self.conv(x), self.num_types,
+                                 self.capsule_dim))
