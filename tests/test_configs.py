@@ -21,6 +21,7 @@ PARAMS = {
     'capsnet_r3-recon_1xb128_mnist.py': 8215568,
     'capsnet_r1-recon_1xb128_mnist.py': 8215568,
     'capsnet_r3-recon_1xb32-3e_mnist5k.py': 8215568,
+    'capsnet_r3-recon_1xb32-1e_mnist.py': 8215568,
     'capsnet_r3-recon_1xb64-1e_mnist.py': 8215568,
     'capsnet_r3-recon_1xb64-1e-noshift_mnist.py': 8215568,
     'capsnet_r3_1xb128_mnist.py': 6804224,
@@ -108,3 +109,16 @@ def test_config_builds_and_trains_one_step(config):
     with torch.no_grad():
         preds = model(**model.data_preprocessor(data), mode='predict')
     assert [p.pred_score.shape for p in preds] == [(10, )] * 2
+
+
+def test_multimnist_capsnet_initialises_w_small():
+    """3200 primary capsules saturate the class capsules with W of std 0.1
+    (measured); the MultiMNIST config initialises W with std 0.01."""
+    cfg = Config.fromfile(
+        str(REPO / 'configs/multimnist/capsnet_r3-recon_1xb128_multimnist.py'))
+    model = MODELS.build(cfg.model)
+    torch.manual_seed(0)
+    model.init_weights()
+    w = model.head.capsules.weight
+    assert w.abs().max() <= 0.02
+    assert 0.008 < w.std() < 0.0095
