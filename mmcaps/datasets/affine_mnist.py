@@ -9,6 +9,8 @@ from mmpretrain.datasets import BaseDataset
 from mmpretrain.datasets.categories import MNIST_CATEGORITES
 from mmpretrain.registry import DATASETS
 
+from .utils import read_source_digits
+
 __all__ = ['affine_matrix', 'warp_affine', 'AffineMNIST']
 
 # Draws of a transform before one that fits the canvas is given up on.
@@ -240,20 +242,9 @@ class AffineMNIST(BaseDataset):
         """Read the source digits and the bounding box of each one's ink."""
         if self._fully_initialized:
             return
-        source = self._source
-        if isinstance(source, dict):
-            source = DATASETS.build(source)
-        infos = [source.get_data_info(i) for i in range(len(source))]
-        shapes = {np.shape(info['img']) for info in infos}
-        if len(shapes) != 1 or len(next(iter(shapes))) != 2:
-            raise ValueError('AffineMNIST needs 2-D source images of one '
-                             f'size, got shapes {sorted(shapes)}')
-        images = np.stack([np.asarray(info['img']) for info in infos])
-        if images.dtype != np.uint8:
-            raise ValueError('AffineMNIST needs uint8 source images, got '
-                             f'{images.dtype}')
+        images, labels = read_source_digits(self._source, 'AffineMNIST')
         self._images = images
-        self._labels = [int(info['gt_label']) for info in infos]
+        self._labels = labels.tolist()
         self._ink_corners = np.stack([self._corners(img) for img in images])
         self._fully_initialized = True
 

@@ -11,6 +11,8 @@ from mmpretrain.datasets.categories import MNIST_CATEGORITES
 from mmpretrain.registry import DATA_SAMPLERS, DATASETS
 from torch.utils.data import Sampler
 
+from .utils import read_source_digits
+
 __all__ = ['MultiMNIST', 'LazySampler']
 
 _DIGIT_SIZE = 28
@@ -138,16 +140,10 @@ class MultiMNIST(BaseDataset):
         never O(len(self))."""
         if self._fully_initialized:
             return
-        source = self._source
-        if isinstance(source, dict):
-            source = DATASETS.build(source)
-        infos = [source.get_data_info(i) for i in range(len(source))]
-        images = np.stack([np.asarray(info['img']) for info in infos])
-        if images.dtype != np.uint8 or images.shape[1:] != (_DIGIT_SIZE,
-                                                            _DIGIT_SIZE):
-            raise ValueError('MultiMNIST needs 28x28 uint8 source images, '
-                             f'got {images.shape[1:]} {images.dtype}')
-        labels = np.array([int(info['gt_label']) for info in infos])
+        images, labels = read_source_digits(self._source, 'MultiMNIST')
+        if images.shape[1:] != (_DIGIT_SIZE, _DIGIT_SIZE):
+            raise ValueError('MultiMNIST needs 28x28 source images, got '
+                             f'{images.shape[1:]}')
         classes, counts = np.unique(labels, return_counts=True)
         if len(classes) < 2:
             raise ValueError(

@@ -1,15 +1,19 @@
-"""Helpers to fetch dataset files safely from a list of mirrors."""
+"""Dataset helpers: fetching files safely from a list of mirrors, and
+reading the source digits of the datasets generated from MNIST."""
 import hashlib
 import http.client
 import os
 import os.path as osp
 import tempfile
 import urllib.request
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple, Union
 
+import numpy as np
+from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
+from mmpretrain.registry import DATASETS
 
-__all__ = ['md5sum', 'download_file']
+__all__ = ['md5sum', 'download_file', 'read_source_digits']
 
 _CHUNK_SIZE = 1 << 20
 
@@ -116,3 +120,34 @@ def _try_download(url: str, dest: str, folder: str, md5: Optional[str],
     finally:
         if osp.exists(tmp_path):
             os.remove(tmp_path)
+
+
+def read_source_digits(source: Union[dict, BaseDataset],
+                       dataset_name: str) -> Tuple[np.ndarray, np.ndarray]:
+    """Read every image and label of the dataset another one is generated
+    from (MultiMNIST, AffineMNIST).
+
+    Args:
+        source: The source dataset, or its config.
+        dataset_name: The generated dataset's name, for the error messages.
+
+    Returns:
+        Images ``(N, H, W)`` uint8 and labels ``(N,)`` int64.
+
+    Raises:
+        ValueError: Source images not 2-D of one size, or not uint8.
+    """
+    if isinstance(source, dict):
+        source = DATASETS.build(source)
+    infos = [source.get_data_info(i) for i in range(len(source))]
+    shapes = {np.shape(info['img']) for info in infos}
+    if len(shapes) != 1 or len(next(iter(shapes))) != 2:
+        raise ValueError(f'{dataset_name} needs 2-D source images of one '
+                         f'size, got shapes {sorted(shapes)}')
+    images = np.stack([np.asarray(info['img']) for info in infos])
+    if images.dtype != np.uint8:
+        raise ValueError(f'{dataset_name} needs uint8 source images, got '
+                         f'{images.dtype}')
+    labels = np.array([int(info['gt_label']) for info in infos],
+                      dtype=np.int64)
+    return images, labels
