@@ -41,8 +41,10 @@ PARAMS = {
     # configs/affnist: the paper's models on 40x40 (4,608 primary capsules).
     'capsnet_r3-recon_1xb128_mnist40.py': 13475648,
     'capsnet_r3-recon_1xb128_mnist40_test-affnist.py': 13475648,
-    'cnn-baseline_1xb128_mnist40.py': 19323666,
-    'cnn-baseline_1xb128_mnist40_test-affnist.py': 19323666,
+    'capsnet_r3-recon_1xb32-1e_mnist40.py': 13475648,
+    'cnn-baseline_1xb128_mnist40.py': 6728466,
+    'cnn-baseline_1xb128_mnist40_test-affnist.py': 6728466,
+    'cnn-baseline_1xb32-1e_mnist40.py': 6728466,
     # configs/capsule_heads: each capsule head and its linear twin.
     'timm-resnet18-os8_capsule-head_1xb128_cifar10.py': 15719744,
     'timm-resnet18-os8_linear-head_1xb128_cifar10.py': 11181642,
@@ -111,11 +113,17 @@ def test_config_builds_and_trains_one_step(config):
     assert [p.pred_score.shape for p in preds] == [(10, )] * 2
 
 
-def test_multimnist_capsnet_initialises_w_small():
+@pytest.mark.parametrize('config', [
+    'multimnist/capsnet_r3-recon_1xb128_multimnist.py',
+    'affnist/capsnet_r3-recon_1xb128_mnist40.py',
+    'affnist/capsnet_r3-recon_1xb32-1e_mnist40.py',
+])
+def test_many_primary_capsules_initialise_w_small(config):
     """3200 primary capsules saturate the class capsules with W of std 0.1
-    (measured); the MultiMNIST config initialises W with std 0.01."""
-    cfg = Config.fromfile(
-        str(REPO / 'configs/multimnist/capsnet_r3-recon_1xb128_multimnist.py'))
+    (measured on MultiMNIST; 4608 on 40x40 MNIST make every class capsule
+    0.98 long at initialisation): these configs initialise W with std
+    0.01."""
+    cfg = Config.fromfile(str(REPO / 'configs' / config))
     model = MODELS.build(cfg.model)
     torch.manual_seed(0)
     model.init_weights()
