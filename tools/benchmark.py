@@ -18,11 +18,21 @@ state; CUDA: allocator peak; CPU: the kernel's peak RSS, in a fresh process
 per variant) and the samples/s that the config's train dataloader and data
 preprocessor deliver. Output: a table, and JSON with ``--out``.
 
+``--compare CONFIG ...`` adds the ``model`` step of further configs (other
+routings, other models) to the same interleaved rounds, so that their
+images/s are measured under the same noise as the first config's; the
+``--cfg-options`` apply to every config.
+
 Example::
 
     python tools/benchmark.py \
         configs/capsnet/capsnet_r3-recon_1xb128_mnist.py --batch-size 32 \
         --cfg-options train_dataloader.dataset.data_root=../shared/data/mnist
+
+    python tools/benchmark.py \
+        configs/capsnet/capsnet_r3-recon_1xb128_mnist.py --variants model \
+        --compare configs/capsnet/capsnet_em-recon_1xb128_mnist.py \
+        configs/capsnet/capsnet_selfattn-recon_1xb128_mnist.py
 """
 import argparse
 import copy
@@ -32,7 +42,7 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Tuple
 
 import torch
 import torch.nn as nn
@@ -76,13 +86,18 @@ def parse_args() -> argparse.Namespace:
         '--variants', nargs='+', choices=VARIANTS, default=list(VARIANTS),
         help='what to time (naive exists for DynamicRouting only: leave it '
         'out for other routings)')
+    parser.add_argument(
+        '--compare', nargs='+', default=[], metavar='CONFIG',
+        help='further configs whose model step is timed in the same '
+        'interleaved rounds')
     parser.add_argument('--memory-of', choices=VARIANTS,
                         help=argparse.SUPPRESS)
+    parser.add_argument('--memory-config', help=argparse.SUPPRESS)
     return parser.parse_args()
 
 
-def load_config(args: argparse.Namespace) -> Config:
-    cfg = Config.fromfile(args.config)
+def load_config(path: str, args: argparse.Namespace) -> Config:
+    cfg = Config.fromfile(path)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
@@ -176,13 +191,18 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_steps(cfg: Config, args: argparse.Namespace,
+def time_steps(jobs: Dict[str, Tuple[str, Config]], args: argparse.Namespace,
                device: torch.device) -> Dict[str, List[float]]:
-    steps = {v: build_step(v, cfg, args, device) for v in args.variants}
+    """Step times of each job ``name: (variant, config)``, the jobs
+    interleaved round by round."""
+    steps = {
+        name: build_step(variant, cfg, args, device)
+        for name, (variant, cfg) in jobs.items()
+    }
     for step in steps.values():
         for _ in range(args.warmup):
             step()
-    times: Dict[str, List[float]] = {v: [] for v in args.variants}
+    times: Dict[str, List[float]] = {name: [] for name in jobs}
     for _ in range(args.rounds):
         for variant, step in steps.items():
             for _ in range(args.steps):
@@ -228,11 +248,12 @@ def memory_of(variant: str, cfg: Config, args: argparse.Namespace,
     return _proc_status_mib('VmHWM') - base
 
 
-def memory_in_subprocess(variant: str) -> float:
+def memory_in_subprocess(variant: str, config: str) -> float:
     """CPU peak RSS is per process: measure each variant in a fresh one."""
     argv = [a for a in sys.argv[1:] if a != '--no-memory']
     proc = subprocess.run(
-        [sys.executable, __file__, *argv, '--memory-of', variant],
+        [sys.executable, __file__, *argv, '--memory-of', variant,
+         '--memory-config', config],
         capture_output=True, text=True, check=True)
     return json.loads(proc.stdout.strip().splitlines()[-1])['peak_mib']
 
@@ -259,15 +280,21 @@ def time_data_path(cfg: Config, args: argparse.Namespace,
 
 def main() -> None:
     args = parse_args()
-    cfg = load_config(args)
     device = torch.device(
         args.device or ('cuda' if torch.cuda.is_available() else 'cpu'))
     if args.memory_of is not None:
+        cfg = load_config(args.memory_config or args.config, args)
         peak = memory_of(args.memory_of, cfg, args, device)
         print(json.dumps(dict(peak_mib=peak)))
         return
 
-    times = time_steps(cfg, args, device)
+    cfg = load_config(args.config, args)
+    jobs = {variant: (variant, cfg) for variant in args.variants}
+    for path in args.compare:
+        if path in jobs:
+            raise ValueError(f'--compare names {path} twice')
+        jobs[path] = ('model', load_config(path, args))
+    times = time_steps(jobs, args, device)
     results = dict(
         config=args.config,
         device=torch.cuda.get_device_name(device)
@@ -278,16 +305,24 @@ def main() -> None:
         amp=args.amp,
         command=' '.join([os.path.basename(sys.executable), *sys.argv]),
         variants={})
-    for variant, ts in times.items():
+    if args.compare:
+        results['compare'] = {}
+    for name, ts in times.items():
+        variant, _ = jobs[name]
         median = statistics.median(ts)
         entry = dict(ms_per_step=median * 1e3,
                      images_per_s=args.batch_size / median,
                      timed_steps=len(ts))
         if not args.no_memory:
+            config = args.config if name in args.variants else name
             entry['peak_mib'] = (
-                memory_of(variant, cfg, args, device) if device.type
-                == 'cuda' else memory_in_subprocess(variant))
-        results['variants'][variant] = entry
+                memory_of(variant, jobs[name][1], args, device)
+                if device.type == 'cuda' else memory_in_subprocess(
+                    variant, config))
+        if name in args.variants:
+            results['variants'][name] = entry
+        else:
+            results['compare'][name] = entry
     v = results['variants']
     if 'model' in v and 'conv_floor' in v:
         results['step_over_floor'] = (v['model']['ms_per_step'] /
@@ -295,6 +330,10 @@ def main() -> None:
     if 'model' in v and 'naive' in v:
         results['speedup_over_naive'] = (v['naive']['ms_per_step'] /
                                          v['model']['ms_per_step'])
+    if 'model' in v:
+        for entry in results.get('compare', {}).values():
+            entry['speed_over_first'] = (v['model']['ms_per_step'] /
+                                         entry['ms_per_step'])
     if args.data_batches > 0 and 'model' in v:
         results['data_samples_per_s'] = time_data_path(cfg, args, device)
         results['data_over_model'] = (results['data_samples_per_s'] /
@@ -302,11 +341,23 @@ def main() -> None:
 
     print(f"{results['config']}  batch {args.batch_size}  "
           f"{results['device']}  amp={args.amp}")
-    print(f"{'variant':<12}{'images/s':>10}{'ms/step':>10}{'peak MiB':>10}")
-    for variant, entry in v.items():
+    rows = dict(v)
+    if args.compare and 'model' in rows:
+        # Name the first config's model as the others are named.
+        rows = {(os.path.splitext(os.path.basename(args.config))[0]
+                 if name == 'model' else name): entry
+                for name, entry in rows.items()}
+    rows.update({
+        os.path.splitext(os.path.basename(path))[0]: entry
+        for path, entry in results.get('compare', {}).items()
+    })
+    width = max(12, *(len(name) + 2 for name in rows))
+    print(f"{'variant':<{width}}{'images/s':>10}{'ms/step':>10}"
+          f"{'peak MiB':>10}")
+    for name, entry in rows.items():
         peak = entry.get('peak_mib')
         peak_str = f'{peak:>10.0f}' if peak is not None else f"{'-':>10}"
-        print(f"{variant:<12}{entry['images_per_s']:>10.1f}"
+        print(f"{name:<{width}}{entry['images_per_s']:>10.1f}"
               f"{entry['ms_per_step']:>10.1f}{peak_str}")
     if 'step_over_floor' in results:
         print(f"step / conv floor: {results['step_over_floor']:.3f}x")
