@@ -204,13 +204,13 @@ def time_steps(jobs: Dict[str, Tuple[str, Config]], args: argparse.Namespace,
             step()
     times: Dict[str, List[float]] = {name: [] for name in jobs}
     for _ in range(args.rounds):
-        for variant, step in steps.items():
+        for name, step in steps.items():
             for _ in range(args.steps):
                 sync(device)
                 start = time.perf_counter()
                 step()
                 sync(device)
-                times[variant].append(time.perf_counter() - start)
+                times[name].append(time.perf_counter() - start)
     return times
 
 
@@ -308,7 +308,7 @@ def main() -> None:
     if args.compare:
         results['compare'] = {}
     for name, ts in times.items():
-        variant, _ = jobs[name]
+        variant, job_cfg = jobs[name]
         median = statistics.median(ts)
         entry = dict(ms_per_step=median * 1e3,
                      images_per_s=args.batch_size / median,
@@ -316,7 +316,7 @@ def main() -> None:
         if not args.no_memory:
             config = args.config if name in args.variants else name
             entry['peak_mib'] = (
-                memory_of(variant, jobs[name][1], args, device)
+                memory_of(variant, job_cfg, args, device)
                 if device.type == 'cuda' else memory_in_subprocess(
                     variant, config))
         if name in args.variants:
