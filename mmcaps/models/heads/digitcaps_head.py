@@ -9,7 +9,23 @@ from mmpretrain.structures import DataSample
 from ..losses import labels_to_targets
 from ..utils import CapsuleLayer, capsule_length
 
-__all__ = ['DigitCapsHead']
+__all__ = ['DigitCapsHead', 'pack_predictions']
+
+
+def pack_predictions(
+        scores: torch.Tensor, labels: torch.Tensor,
+        data_samples: Optional[Sequence[Optional[DataSample]]]
+) -> List[DataSample]:
+    """Set ``pred_score`` (``scores[i]``) and ``pred_label``
+    (``labels[i]``) on each data sample, made where ``data_samples`` is
+    None."""
+    if data_samples is None:
+        data_samples = [None] * scores.shape[0]
+    out = []
+    for sample, score, label in zip(data_samples, scores, labels):
+        sample = DataSample() if sample is None else sample
+        out.append(sample.set_pred_score(score).set_pred_label(label))
+    return out
 
 
 @MODELS.register_module()
@@ -177,10 +193,4 @@ class DigitCapsHead(BaseModule):
         """
         scores = capsule_length(self(feats)).detach()
         labels = scores.topk(self.num_predictions, dim=1).indices
-        if data_samples is None:
-            data_samples = [None] * scores.shape[0]
-        out = []
-        for sample, score, label in zip(data_samples, scores, labels):
-            sample = DataSample() if sample is None else sample
-            out.append(sample.set_pred_score(score).set_pred_label(label))
-        return out
+        return pack_predictions(scores, labels, data_samples)

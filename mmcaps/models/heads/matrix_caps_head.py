@@ -7,6 +7,7 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 from ..utils import ClassMatrixCaps
+from .digitcaps_head import pack_predictions
 
 __all__ = ['MatrixCapsHead']
 
@@ -100,10 +101,4 @@ class MatrixCapsHead(BaseModule):
         _, scores = self(feats)
         scores = scores.detach()
         labels = scores.argmax(dim=1, keepdim=True)
-        if data_samples is None:
-            data_samples = [None] * scores.shape[0]
-        out = []
-        for sample, score, label in zip(data_samples, scores, labels):
-            sample = DataSample() if sample is None else sample
-            out.append(sample.set_pred_score(score).set_pred_label(label))
-        return out
+        return pack_predictions(scores, labels, data_samples)
