@@ -53,7 +53,7 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 import mmcaps  # noqa: F401  registers mmcaps' modules
-from mmcaps.models.utils import NaiveCapsuleLayer
+from mmcaps.testing import NaiveCapsuleLayer
 
 VARIANTS = ('model', 'naive', 'conv_floor')
 

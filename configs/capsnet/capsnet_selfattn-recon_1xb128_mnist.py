@@ -6,12 +6,6 @@ _base_ = ['./capsnet_r3-recon_1xb128_mnist.py']
 model = dict(
     head=dict(
         routing=dict(_delete_=True, type='SelfAttentionRouting'),
-        # W of std 0.01: the votes of 1152 capsules are summed without
-        # normalisation, and with CapsuleLayer's std 0.1 every class
-        # capsule saturated (9.78 % after 313 steps; 0.01: see the README).
-        init_cfg=dict(
-            type='TruncNormal',
-            std=0.01,
-            a=-0.02,
-            b=0.02,
-            override=dict(name='capsules'))))
+        # The votes of 1152 capsules are summed without normalisation: W of
+        # std 0.1 saturates every class capsule.
+        init_std=0.01))

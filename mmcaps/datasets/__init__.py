@@ -3,8 +3,9 @@ from .affine_mnist import AffineMNIST, affine_matrix, warp_affine
 from .affnist import AffNIST
 from .in_memory import InMemoryDataset, batched_collate
 from .mnist import MlxtendMNIST, MNISTIdx, read_idx, write_idx
-from .multi_mnist import LazySampler, MultiMNIST
-from .seeded import ResumableSampler, SeededDataset, seed_everything
+from .multi_mnist import MultiMNIST
+from .samplers import LazySampler, ResumableSampler
+from .seeded import SeededDataset, seed_everything
 from .svhn import SVHN
 from .transforms import CenterPlacement, RandomPlacement
 from .utils import download_file, md5sum

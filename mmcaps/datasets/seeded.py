@@ -9,10 +9,11 @@ batches were spread over the workers. A resumed run cannot recreate any of
 that. The two classes here make each sample's random draws depend on
 nothing but the seed, the epoch and the sample's index:
 
-* :class:`ResumableSampler` yields ``(epoch, index)`` keys instead of bare
-  indices (the epoch travels with the index to persistent workers too) and
-  can start an epoch at a given sample, which a resumed run uses to skip
-  the samples trained before the interruption without loading them;
+* :class:`~mmcaps.datasets.ResumableSampler` yields ``(epoch, index)`` keys
+  instead of bare indices (the epoch travels with the index to persistent
+  workers too) and can start an epoch at a given sample, which a resumed
+  run uses to skip the samples trained before the interruption without
+  loading them;
 * :class:`SeededDataset` seeds Python's ``random``, numpy's global generator
   and torch's CPU generator from ``np.random.SeedSequence`` of the key
   before running the wrapped dataset's ``__getitem__`` (its pipeline).
@@ -20,19 +21,17 @@ nothing but the seed, the epoch and the sample's index:
 ``mmcaps.engine.ResumableEpochBasedTrainLoop`` wraps a training dataloader
 config's dataset and sampler in these two.
 """
-import itertools
 import random
 from contextlib import contextmanager
-from typing import Iterator, Optional, Sequence, Sized, Tuple, Union
+from typing import Iterator, Sequence, Tuple, Union
 
 import numpy as np
 import torch
-from mmpretrain.registry import DATA_SAMPLERS, DATASETS
-from torch.utils.data import Dataset, Sampler, get_worker_info
+from mmpretrain.registry import DATASETS
+from torch.utils.data import Dataset, get_worker_info
 
 __all__ = [
-    'ITERATION_STREAM', 'SAMPLE_STREAM', 'ResumableSampler', 'SeededDataset',
-    'seed_everything'
+    'ITERATION_STREAM', 'SAMPLE_STREAM', 'SeededDataset', 'seed_everything'
 ]
 
 # First entropy word after the seed, so that the streams of samples and of
@@ -108,9 +107,9 @@ class SeededDataset(Dataset):
     about 40 us a sample, saving and restoring the states 160 us more
     (measured on a busy 2-core CPU).
 
-    Pair it with :class:`ResumableSampler`, which yields the keys. A
-    wrapped dataset with ``__getitems__`` (e.g. :class:`InMemoryDataset`)
-    gets each batch in one call, seeded from
+    Pair it with :class:`~mmcaps.datasets.ResumableSampler`, which yields
+    the keys. A wrapped dataset with ``__getitems__`` (e.g.
+    :class:`InMemoryDataset`) gets each batch in one call, seeded from
     ``(seed, SAMPLE_STREAM, epoch, *indices)``.
 
     Args:
@@ -180,62 +179,3 @@ class SeededDataset(Dataset):
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(seed={self.seed}, '
                 f'dataset={self.dataset!r})')
-
-
-@DATA_SAMPLERS.register_module()
-class ResumableSampler(Sampler):
-    """Yield ``(epoch, index)`` keys from a wrapped sampler, optionally from
-    a given position of the epoch on.
-
-    The keys are what :class:`SeededDataset` seeds each sample from; the
-    epoch goes along with every index because dataloader workers, persistent
-    ones in particular, never see the main process's ``set_epoch``.
-    ``start`` is the position in the epoch's order of the first index to
-    yield: a run resumed ``k`` batches into an epoch sets it to
-    ``k * batch_size`` so that the batches already trained are skipped
-    without loading them (the wrapped sampler only generates indices).
-    ``ResumableEpochBasedTrainLoop`` sets it and resets it to 0 after that
-    epoch.
-
-    Args:
-        sampler: The sampler or its config (e.g. ``dict(type=
-            'DefaultSampler', shuffle=True)``), built with ``dataset`` and
-            ``seed``.
-        dataset: The dataset, passed on to the wrapped sampler's config
-            (the runner passes it).
-        seed: The seed, passed on to the wrapped sampler's config (the
-            runner passes it).
-    """
-
-    def __init__(self,
-                 sampler: Union[dict, Sampler],
-                 dataset: Optional[Sized] = None,
-                 seed: Optional[int] = None) -> None:
-        if isinstance(sampler, dict):
-            sampler = DATA_SAMPLERS.build(
-                sampler, default_args=dict(dataset=dataset, seed=seed))
-        self.sampler = sampler
-        self.epoch = 0
-        self.start = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        """Set the epoch of the keys and of the wrapped sampler (called by
-        ``DistSamplerSeedHook`` before each epoch)."""
-        self.epoch = int(epoch)
-        if hasattr(self.sampler, 'set_epoch'):
-            self.sampler.set_epoch(epoch)
-
-    def __iter__(self) -> Iterator[Tuple[int, int]]:
-        # Read now, not when the generator first runs.
-        epoch = self.epoch
-        indices = itertools.islice(iter(self.sampler), self.start, None)
-        return ((epoch, int(index)) for index in indices)
-
-    def __len__(self) -> int:
-        """The wrapped sampler's length: a whole epoch, also when
-        ``start > 0``, so that the dataloader's length stays that of an
-        epoch."""
-        return len(self.sampler)
-
-    def __repr__(self) -> str:
-        return f'{type(self).__name__}({self.sampler!r})'

@@ -29,7 +29,7 @@ import argparse
 
 from mmengine.config import DictAction
 
-from mmcaps.models.utils import capsule_length
+from mmcaps.models import capsule_length
 from mmcaps.visualization import (capsule_outputs, coupling_figure,
                                   coupling_maps, load_model, load_samples,
                                   sample_labels, write_png)

@@ -23,7 +23,7 @@ import argparse
 import torch
 from mmengine.config import DictAction
 
-from mmcaps.models.utils import capsule_length
+from mmcaps.models import capsule_length
 from mmcaps.visualization import (capsule_outputs, load_model, load_samples,
                                   perturbation_figure, perturbation_values,
                                   perturbed_reconstructions,

@@ -6,16 +6,7 @@
 _base_ = ['./capsnet_mnist.py']
 model = dict(
     head=dict(
-        in_capsules=4608,
+        in_capsules=32 * 12 * 12,
         decoder=dict(out_shape=(1, 40, 40)),
-        # W from a truncated normal of std 0.01, as for MultiMNIST's 3200
-        # primary capsules: with CapsuleLayer's std 0.1 the 4608 votes make
-        # every class capsule 0.98-0.99 long at initialisation on MNIST40
-        # digits (0.02-0.07 with 0.01), the saturation that kept the
-        # MultiMNIST CapsNet from training.
-        init_cfg=dict(
-            type='TruncNormal',
-            std=0.01,
-            a=-0.02,
-            b=0.02,
-            override=dict(name='capsules'))))
+        # 4608 votes saturate the class capsules with W of std 0.1.
+        init_std=0.01))

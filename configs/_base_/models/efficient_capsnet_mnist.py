@@ -26,11 +26,6 @@ model = dict(
         # Keras' he_normal on the official W (10, 16, 8, 16): fan_in
         # 8 * 10 * 16 = 1280, truncated normal of std
         # sqrt(2 / 1280) / 0.8796 cut at 2 std.
-        init_cfg=dict(
-            type='TruncNormal',
-            std=0.04494,
-            a=-0.08988,
-            b=0.08988,
-            override=dict(name='capsules')),
+        init_std=0.04494,
     ),
 )

@@ -5,8 +5,9 @@
 # stride 1; 3x3) -> 10 class capsules (coordinate addition), 3 EM
 # iterations in every routed layer, spread loss.
 # 68,444 parameters (65,864 in the backbone, 2,580 in the head).
-routing = dict(type='EMRouting', num_iterations=3, final_lambda=0.01,
-               lambda_decay=0.95)
+routing = dict(
+    type='MatrixEMRouting', num_iterations=3, final_lambda=0.01,
+    lambda_decay=0.95)
 model = dict(
     type='ImageClassifier',
     backbone=dict(

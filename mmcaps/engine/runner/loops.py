@@ -7,7 +7,7 @@ from mmengine.runner import EpochBasedTrainLoop, Runner
 from mmpretrain.registry import DATA_SAMPLERS, DATASETS, LOOPS
 from torch.utils.data import DataLoader
 
-from mmcaps.datasets.seeded import ResumableSampler, SeededDataset
+from mmcaps.datasets import ResumableSampler, SeededDataset
 
 __all__ = ['ResumableEpochBasedTrainLoop']
 

@@ -6,7 +6,7 @@ import torch.nn as nn
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
-from ..utils import PrimaryCaps
+from ..layers import PrimaryCaps
 
 __all__ = ['CapsNet']
 

@@ -7,7 +7,7 @@ import torch.nn as nn
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
-from ..utils import ConvMatrixCaps, PrimaryMatrixCaps
+from ..layers import ConvMatrixCaps, PrimaryMatrixCaps
 
 __all__ = ['MatrixCapsNet']
 
@@ -19,7 +19,7 @@ class MatrixCapsNet(BaseModule):
 
     ``(N, C, H, W) -> ((poses (N, D, P * P, H4, W4), activations
     (N, D, H4, W4)),)``: one output, a map of ``D`` capsule types (see
-    :mod:`mmcaps.models.utils.matrix_capsules`), for ``MatrixCapsHead``.
+    :mod:`mmcaps.models.layers.matrix_capsules`), for ``MatrixCapsHead``.
     Conv1 is a ``5x5`` convolution with stride 2 and ``A`` channels,
     PrimaryCaps a ``1x1`` convolution to ``B`` types of ``4x4`` poses and
     logistic activations, ConvCaps1 ``K = 3``, stride 2, ``C`` types,
@@ -46,8 +46,8 @@ class MatrixCapsNet(BaseModule):
         caps2_kernel: ConvCaps2 ``K`` (the paper: 3).
         caps2_stride: ConvCaps2 stride (the paper: 1).
         pose_size: ``P`` (the paper: 4).
-        routing: :class:`EMRouting` config of both ConvCaps layers (each
-            builds its own betas).
+        routing: :class:`MatrixEMRouting` options of both ConvCaps layers
+            (each builds its own betas).
         init_cfg: MMEngine initialisation config.
     """
 

@@ -1,4 +1,5 @@
+from .base_caps_head import BaseCapsHead
 from .digitcaps_head import DigitCapsHead
 from .matrix_caps_head import MatrixCapsHead
 
-__all__ = ['DigitCapsHead', 'MatrixCapsHead']
+__all__ = ['BaseCapsHead', 'DigitCapsHead', 'MatrixCapsHead']

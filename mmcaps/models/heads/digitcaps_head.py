@@ -1,35 +1,19 @@
-"""Class-capsule classification head."""
-from typing import List, Optional, Sequence, Tuple
+"""DigitCaps: the class-capsule head of Sabour et al. (2017)."""
+from typing import List, Optional, Tuple
 
 import torch
-from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from ..losses import labels_to_targets
-from ..utils import CapsuleLayer, capsule_length
+from ..layers import CapsuleLayer
+from ..utils import capsule_length, labels_to_targets
+from .base_caps_head import BaseCapsHead
 
-__all__ = ['DigitCapsHead', 'pack_predictions']
-
-
-def pack_predictions(
-        scores: torch.Tensor, labels: torch.Tensor,
-        data_samples: Optional[Sequence[Optional[DataSample]]]
-) -> List[DataSample]:
-    """Set ``pred_score`` (``scores[i]``) and ``pred_label``
-    (``labels[i]``) on each data sample, made where ``data_samples`` is
-    None."""
-    if data_samples is None:
-        data_samples = [None] * scores.shape[0]
-    out = []
-    for sample, score, label in zip(data_samples, scores, labels):
-        sample = DataSample() if sample is None else sample
-        out.append(sample.set_pred_score(score).set_pred_label(label))
-    return out
+__all__ = ['DigitCapsHead']
 
 
 @MODELS.register_module()
-class DigitCapsHead(BaseModule):
+class DigitCapsHead(BaseCapsHead):
     """DigitCaps: one capsule per class, scored by its length.
 
     ``((B, N_in, D_in),) -> (B, K, D_out)`` class capsules; the score of
@@ -65,6 +49,10 @@ class DigitCapsHead(BaseModule):
         num_predictions: How many classes ``predict`` puts in
             ``pred_label``: the longest capsules, longest first (1 for
             MNIST, 2 for MultiMNIST).
+        init_std: Standard deviation of the capsule layer's ``W`` (see
+            :class:`CapsuleLayer`: 0.1, the official code's, saturates the
+            class capsules of 3,200 and more primary capsules; use 0.01
+            there).
         init_cfg: MMEngine initialisation config.
     """
 
@@ -78,20 +66,11 @@ class DigitCapsHead(BaseModule):
                  decoder: Optional[dict] = None,
                  reconstruction_loss: Optional[dict] = None,
                  num_predictions: int = 1,
+                 init_std: float = 0.1,
                  init_cfg: Optional[dict] = None) -> None:
-        super().__init__(init_cfg=init_cfg)
-        if not isinstance(num_classes, int) or num_classes < 2:
-            raise ValueError('DigitCapsHead: num_classes must be an integer '
-                             f'>= 2, got {num_classes!r}')
-        self.num_classes = num_classes
-        if (not isinstance(num_predictions, int)
-                or not 1 <= num_predictions <= num_classes):
-            raise ValueError('DigitCapsHead: num_predictions must be an '
-                             f'integer in [1, {num_classes}], got '
-                             f'{num_predictions!r}')
-        self.num_predictions = num_predictions
+        super().__init__(num_classes, num_predictions, init_cfg=init_cfg)
         self.capsules = CapsuleLayer(in_capsules, in_dim, num_classes,
-                                     out_dim, routing)
+                                     out_dim, routing, init_std)
         self.loss_module = MODELS.build(loss or dict(type='MarginLoss'))
         self.decoder = None
         if decoder is not None:
@@ -114,13 +93,14 @@ class DigitCapsHead(BaseModule):
         """Whether the head trains a reconstruction decoder."""
         return self.decoder is not None
 
-    def pre_logits(self, feats: Tuple[torch.Tensor]) -> torch.Tensor:
-        """The primary capsules: the last backbone/neck output."""
-        return feats[-1]
-
     def forward(self, feats: Tuple[torch.Tensor]) -> torch.Tensor:
-        """Class capsules ``(B, K, D_out)``."""
+        """Class capsules ``(B, K, D_out)`` from the primary capsules
+        ``(B, N_in, D_in)``, the last of ``feats``."""
         return self.capsules(self.pre_logits(feats))
+
+    def class_scores(self, feats: Tuple[torch.Tensor]) -> torch.Tensor:
+        """Capsule lengths ``(B, K)``."""
+        return capsule_length(self(feats))
 
     def reconstruct(self, capsules: torch.Tensor,
                     labels: torch.Tensor) -> torch.Tensor:
@@ -151,20 +131,13 @@ class DigitCapsHead(BaseModule):
             ``loss_margin`` and, with a decoder, ``loss_recon``.
         """
         capsules = self(feats)
-        gt_labels = [s.gt_label for s in data_samples]
-        if all(label.numel() == 1 for label in gt_labels):
-            targets = torch.cat(gt_labels)
-        else:
-            # Multi-hot (B, K); the margin loss takes it as it is.
-            targets = torch.stack([
-                labels_to_targets(label, self.num_classes).amax(dim=0)
-                for label in gt_labels
-            ])
-        targets = targets.to(capsules.device)
+        # (B,) classes, or (B, K) multi-hot, which the margin loss takes.
+        targets = self.targets(data_samples, capsules.device)
         losses = dict(loss_margin=self.loss_module(
             capsule_length(capsules), targets))
         if self.decoder is not None and 'digit_images' in data_samples[0]:
-            digit_labels = torch.stack(gt_labels).to(capsules.device)
+            digit_labels = torch.stack(
+                [s.gt_label for s in data_samples]).to(capsules.device)
             digits = torch.stack([s.digit_images for s in data_samples]).to(
                 capsules.device)
             losses['loss_recon'] = sum(
@@ -179,18 +152,3 @@ class DigitCapsHead(BaseModule):
             losses['loss_recon'] = self.reconstruction_loss(
                 self.reconstruct(capsules, targets), images)
         return losses
-
-    def predict(
-        self,
-        feats: Tuple[torch.Tensor],
-        data_samples: Optional[Sequence[Optional[DataSample]]] = None
-    ) -> List[DataSample]:
-        """Predict the classes of the ``num_predictions`` longest capsules.
-
-        Returns:
-            Data samples with ``pred_score`` (capsule lengths, ``(K,)``) and
-            ``pred_label`` (``(num_predictions,)``, longest first).
-        """
-        scores = capsule_length(self(feats)).detach()
-        labels = scores.topk(self.num_predictions, dim=1).indices
-        return pack_predictions(scores, labels, data_samples)

@@ -1,19 +1,20 @@
 """Matrix class-capsule head (EM routing, spread loss)."""
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Tuple
 
 import torch
-from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from ..utils import ClassMatrixCaps
-from .digitcaps_head import pack_predictions
+from ..layers import ClassMatrixCaps
+from .base_caps_head import BaseCapsHead
 
 __all__ = ['MatrixCapsHead']
 
+CapsuleMap = Tuple[torch.Tensor, torch.Tensor]
+
 
 @MODELS.register_module()
-class MatrixCapsHead(BaseModule):
+class MatrixCapsHead(BaseCapsHead):
     """Class capsules of matrix capsules: one per class, scored by its
     activation.
 
@@ -33,7 +34,7 @@ class MatrixCapsHead(BaseModule):
             ``D``).
         pose_size: ``P``.
         coord_add: Coordinate addition (the paper: on).
-        routing: :class:`EMRouting` config.
+        routing: :class:`MatrixEMRouting` options.
         loss: Classification loss config (``SpreadLoss``).
         init_cfg: MMEngine initialisation config.
     """
@@ -46,59 +47,37 @@ class MatrixCapsHead(BaseModule):
                  routing: Optional[dict] = None,
                  loss: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
-        super().__init__(init_cfg=init_cfg)
-        if not isinstance(num_classes, int) or num_classes < 2:
-            raise ValueError('MatrixCapsHead: num_classes must be an integer '
-                             f'>= 2, got {num_classes!r}')
-        self.num_classes = num_classes
+        super().__init__(num_classes, init_cfg=init_cfg)
         self.capsules = ClassMatrixCaps(in_types, num_classes, pose_size,
                                         coord_add, routing)
         self.loss_module = MODELS.build(loss or dict(type='SpreadLoss'))
 
-    def pre_logits(
-        self, feats: Tuple[Tuple[torch.Tensor, torch.Tensor]]
-    ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """The last capsule map: the last backbone/neck output."""
-        return feats[-1]
-
-    def forward(
-        self, feats: Tuple[Tuple[torch.Tensor, torch.Tensor]]
-    ) -> Tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, feats: Tuple[CapsuleMap]) -> CapsuleMap:
         """Class capsules: poses ``(N, K, P * P)`` and activations
-        ``(N, K)``."""
+        ``(N, K)``, from the last capsule map of ``feats``."""
         return self.capsules(self.pre_logits(feats))
 
-    def loss(self, feats: Tuple[Tuple[torch.Tensor, torch.Tensor]],
-             data_samples: List[DataSample]) -> dict:
+    def class_scores(self, feats: Tuple[CapsuleMap]) -> torch.Tensor:
+        """Class activations ``(N, K)``."""
+        return self(feats)[1]
+
+    def loss(self,
+             feats: Tuple[CapsuleMap],
+             data_samples: List[DataSample],
+             images: Optional[torch.Tensor] = None) -> dict:
         """Spread loss of the class activations.
 
         Args:
             feats: Backbone/neck outputs, the last a capsule map.
             data_samples: Samples with one class each in ``gt_label``.
+            images: Unused (no reconstruction).
 
         Returns:
             ``loss_spread``.
         """
-        _, activations = self(feats)
-        gt_labels = [s.gt_label for s in data_samples]
-        if any(label.numel() != 1 for label in gt_labels):
+        activations = self.class_scores(feats)
+        targets = self.targets(data_samples, activations.device)
+        if targets.dim() != 1:
             raise ValueError('MatrixCapsHead takes one class per sample; the '
                              'spread loss is not defined for several')
-        targets = torch.cat(gt_labels).to(activations.device)
         return dict(loss_spread=self.loss_module(activations, targets))
-
-    def predict(
-        self,
-        feats: Tuple[Tuple[torch.Tensor, torch.Tensor]],
-        data_samples: Optional[Sequence[Optional[DataSample]]] = None
-    ) -> List[DataSample]:
-        """Predict the class of the most active capsule.
-
-        Returns:
-            Data samples with ``pred_score`` (class activations, ``(K,)``)
-            and ``pred_label``.
-        """
-        _, scores = self(feats)
-        scores = scores.detach()
-        labels = scores.argmax(dim=1, keepdim=True)
-        return pack_predictions(scores, labels, data_samples)

@@ -1,6 +1,5 @@
-from .margin_loss import MarginLoss, labels_to_targets
+from .margin_loss import MarginLoss
 from .reconstruction_loss import ReconstructionLoss
 from .spread_loss import SpreadLoss
 
-__all__ = ['MarginLoss', 'ReconstructionLoss', 'labels_to_targets',
-           'SpreadLoss']
+__all__ = ['MarginLoss', 'ReconstructionLoss', 'SpreadLoss']

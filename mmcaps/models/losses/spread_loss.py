@@ -7,7 +7,7 @@ import torch.nn as nn
 from mmengine.logging import MessageHub
 from mmpretrain.registry import MODELS
 
-from .margin_loss import labels_to_targets
+from ..utils import labels_to_targets
 
 __all__ = ['SpreadLoss']
 

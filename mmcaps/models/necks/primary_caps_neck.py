@@ -5,7 +5,7 @@ import torch
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
-from ..utils import PrimaryCaps
+from ..layers import PrimaryCaps
 
 __all__ = ['PrimaryCapsNeck']
 

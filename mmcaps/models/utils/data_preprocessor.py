@@ -1,10 +1,15 @@
-"""Data preprocessor with batch-wise random shifts."""
+"""Data preprocessors of capsule networks: raw images back for
+reconstruction, batch-wise random shifts."""
 import torch
 import torch.nn.functional as F
 from mmpretrain.models.utils import ClsDataPreprocessor
 from mmpretrain.registry import MODELS
 
-__all__ = ['RandomShiftDataPreprocessor', 'random_shift']
+from mmcaps.utils.validation import check_int
+
+__all__ = [
+    'CapsDataPreprocessor', 'RandomShiftDataPreprocessor', 'random_shift'
+]
 
 
 def random_shift(images: torch.Tensor, max_shift: int, pad_value: torch.Tensor,
@@ -38,7 +43,28 @@ def random_shift(images: torch.Tensor, max_shift: int, pad_value: torch.Tensor,
 
 
 @MODELS.register_module()
-class RandomShiftDataPreprocessor(ClsDataPreprocessor):
+class CapsDataPreprocessor(ClsDataPreprocessor):
+    """``ClsDataPreprocessor`` that can undo its normalisation.
+
+    A reconstructing head's target is the raw image, not the normalised
+    network input: :meth:`denormalize` gives it back.
+    ``CapsNetClassifier`` uses this preprocessor unless its config names
+    another type.
+
+    Args:
+        **kwargs: Arguments of ``ClsDataPreprocessor``.
+    """
+
+    def denormalize(self, inputs: torch.Tensor) -> torch.Tensor:
+        """``(B, C, H, W)`` network inputs -> the pixel values before
+        normalisation (unchanged when normalisation is off)."""
+        if self._enable_normalize:
+            return inputs * self.std + self.mean
+        return inputs
+
+
+@MODELS.register_module()
+class RandomShiftDataPreprocessor(CapsDataPreprocessor):
     """``ClsDataPreprocessor`` that also shifts training batches at random.
 
     The shift runs on the batch after normalisation, on the model's device,
@@ -52,10 +78,8 @@ class RandomShiftDataPreprocessor(ClsDataPreprocessor):
 
     def __init__(self, random_shift: int = 2, **kwargs) -> None:
         super().__init__(**kwargs)
-        if not isinstance(random_shift, int) or random_shift < 0:
-            raise ValueError('random_shift must be a non-negative integer, '
-                             f'got {random_shift!r}')
-        self.random_shift = random_shift
+        self.random_shift = check_int('RandomShiftDataPreprocessor',
+                                      'random_shift', random_shift, minimum=0)
 
     def black(self, channels: int) -> torch.Tensor:
         """The normalised value of a zero pixel, ``(C, 1, 1)``."""

@@ -2,9 +2,8 @@
 from typing import Tuple
 
 import torch
-import torch.nn as nn
 
-__all__ = ['squash', 'squash_efficient', 'Squash', 'capsule_length']
+__all__ = ['capsule_length', 'squash', 'squash_efficient']
 
 
 def _max_abs_split(
@@ -106,21 +105,3 @@ def capsule_length(v: torch.Tensor, dim: int = -1) -> torch.Tensor:
     x = v.to(torch.promote_types(v.dtype, torch.float32))
     m, r, _ = _max_abs_split(x, dim)
     return (m * r).squeeze(dim)
-
-
-class Squash(nn.Module):
-    """Module form of :func:`squash`.
-
-    Args:
-        dim: The capsule dimension.
-    """
-
-    def __init__(self, dim: int = -1) -> None:
-        super().__init__()
-        self.dim = dim
-
-    def forward(self, s: torch.Tensor) -> torch.Tensor:
-        return squash(s, self.dim)
-
-    def extra_repr(self) -> str:
-        return f'dim={self.dim}'

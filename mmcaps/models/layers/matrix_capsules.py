@@ -7,8 +7,8 @@ activation in ``(0, 1)``. A map of capsules is a pair
 types on an ``H x W`` grid, each pose flattened row-major. A capsule ``i``
 votes for a capsule ``j`` of the next layer with ``V_ij = M_i W_ij``, its
 pose times a learned ``P x P`` transformation matrix, and EM routing
-(:class:`EMRouting`) turns the votes into the next layer's poses (the
-means) and activations.
+(:class:`~mmcaps.models.routings.MatrixEMRouting`) turns the votes into the
+next layer's poses (the means) and activations.
 """
 from typing import Optional, Tuple
 
@@ -17,33 +17,30 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmpretrain.registry import MODELS
 
-from .em_routing import EMRouting
-from .routing import build_routing
+from mmcaps.utils.validation import check_int
 
-__all__ = [
-    'ClassMatrixCaps', 'ConvMatrixCaps', 'PrimaryMatrixCaps',
-    'coordinate_offsets'
-]
+from ..routings import MatrixEMRouting
+from ..utils import coordinate_offsets
+
+__all__ = ['ClassMatrixCaps', 'ConvMatrixCaps', 'PrimaryMatrixCaps']
 
 CapsuleMap = Tuple[torch.Tensor, torch.Tensor]
 
 
-def _positive_int(owner: str, name: str, value) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f'{owner}: {name} must be a positive integer, got '
-                         f'{value!r}')
-    return value
-
-
 def _build_em_routing(owner: str, cfg: Optional[dict],
-                      out_types: int) -> EMRouting:
-    """An :class:`EMRouting` with betas per output capsule type."""
-    routing = build_routing(cfg or dict(type='EMRouting'),
-                            out_capsules=out_types)
-    if not isinstance(routing, EMRouting):
-        raise ValueError(f'{owner} routes with EM: routing must be an '
-                         f'EMRouting config, got {type(routing).__name__}')
-    return routing
+                      out_types: int) -> MatrixEMRouting:
+    """A :class:`MatrixEMRouting` with betas per output capsule type, from
+    its options (``type`` may be left out)."""
+    cfg = dict(cfg or {})
+    routing_type = cfg.pop('type', 'MatrixEMRouting')
+    if routing_type not in ('MatrixEMRouting', MatrixEMRouting):
+        raise ValueError(f'{owner} routes matrix capsules with EM: routing '
+                         'must be a MatrixEMRouting config, got type '
+                         f'{routing_type!r}')
+    if 'out_types' in cfg:
+        raise ValueError(f'{owner}: out_types is set by the layer; remove it '
+                         'from the routing config')
+    return MatrixEMRouting(out_types, **cfg)
 
 
 def _check_capsule_map(owner: str, x: CapsuleMap, types: int,
@@ -94,7 +91,7 @@ class PrimaryMatrixCaps(nn.Module):
                             ('num_types', num_types),
                             ('pose_size', pose_size),
                             ('kernel_size', kernel_size)):
-            _positive_int('PrimaryMatrixCaps', name, value)
+            check_int('PrimaryMatrixCaps', name, value)
         self.num_types = num_types
         self.pose_dim = pose_size * pose_size
         self.pose = nn.Conv2d(in_channels, num_types * self.pose_dim,
@@ -141,7 +138,7 @@ class ConvMatrixCaps(nn.Module):
         kernel_size: ``K`` (the paper: 3).
         stride: The paper: 2 for ConvCaps1, 1 for ConvCaps2.
         pose_size: ``P``.
-        routing: :class:`EMRouting` config (``out_capsules`` is
+        routing: :class:`MatrixEMRouting` options (its ``out_types`` is
             ``T_out``).
         init_std: Standard deviation of the transformation matrices'
             truncated normal initialisation (the paper gives none): with
@@ -161,7 +158,7 @@ class ConvMatrixCaps(nn.Module):
         for name, value in (('in_types', in_types), ('out_types', out_types),
                             ('kernel_size', kernel_size), ('stride', stride),
                             ('pose_size', pose_size)):
-            _positive_int('ConvMatrixCaps', name, value)
+            check_int('ConvMatrixCaps', name, value)
         self.in_types = in_types
         self.out_types = out_types
         self.kernel_size = kernel_size
@@ -203,7 +200,7 @@ class ConvMatrixCaps(nn.Module):
         a_in = a_in.transpose(1, 2).reshape(n * positions, t * k2)
         # V_ij = M_i W_ij: (N * L, T_out, T_in * K^2, P, P).
         votes = torch.einsum('bipq,icqr->bcipr', cols, self.weight)
-        out_poses, out_act, _ = self.routing.route(
+        out_poses, out_act, _ = self.routing(
             votes.reshape(n * positions, self.out_types, t * k2, pd), a_in)
         out_poses = out_poses.to(votes.dtype).view(n, oh, ow,
                                                    self.out_types, pd)
@@ -215,29 +212,6 @@ class ConvMatrixCaps(nn.Module):
         return (f'in_types={self.in_types}, out_types={self.out_types}, '
                 f'kernel_size={self.kernel_size}, stride={self.stride}, '
                 f'pose_size={self.pose_size}')
-
-
-def coordinate_offsets(height: int, width: int, pose_size: int,
-                       dtype: torch.dtype = torch.float32,
-                       device: Optional[torch.device] = None
-                       ) -> torch.Tensor:
-    """The coordinate addition of the paper's class capsules.
-
-    ``(H * W, P, P)``, zero except for the first two entries of the
-    right-hand column: ``[y * W + x, 0, P - 1] = (y + 0.5) / H`` (the row)
-    and ``[y * W + x, 1, P - 1] = (x + 0.5) / W`` (the column). ``(y + 0.5)
-    / H`` is the centre of cell ``y`` of the ``H x W`` grid stretched over
-    the image: the capsule's receptive-field centre scaled to ``[0, 1]``
-    (exactly so for a grid that tiles the image; valid convolutions trim
-    the border a little).
-    """
-    offsets = torch.zeros(height, width, pose_size, pose_size, dtype=dtype,
-                          device=device)
-    rows = (torch.arange(height, dtype=dtype, device=device) + 0.5) / height
-    cols = (torch.arange(width, dtype=dtype, device=device) + 0.5) / width
-    offsets[:, :, 0, pose_size - 1] = rows.view(height, 1)
-    offsets[:, :, 1, pose_size - 1] = cols.view(1, width)
-    return offsets.view(height * width, pose_size, pose_size)
 
 
 @MODELS.register_module()
@@ -265,7 +239,8 @@ class ClassMatrixCaps(nn.Module):
         num_classes: ``K``.
         pose_size: ``P``.
         coord_add: Coordinate addition.
-        routing: :class:`EMRouting` config (``out_capsules`` is ``K``).
+        routing: :class:`MatrixEMRouting` options (its ``out_types`` is
+            ``K``).
         init_std: Standard deviation of the transformation matrices'
             truncated normal initialisation (see :class:`ConvMatrixCaps`).
     """
@@ -281,7 +256,7 @@ class ClassMatrixCaps(nn.Module):
         for name, value in (('in_types', in_types),
                             ('num_classes', num_classes),
                             ('pose_size', pose_size)):
-            _positive_int('ClassMatrixCaps', name, value)
+            check_int('ClassMatrixCaps', name, value)
         if coord_add and pose_size < 2:
             raise ValueError('ClassMatrixCaps: coord_add needs pose_size >= '
                              f'2, got {pose_size}')
@@ -313,7 +288,7 @@ class ClassMatrixCaps(nn.Module):
         _check_capsule_map('ClassMatrixCaps', x, self.in_types, p * p)
         poses, activations = x
         votes = self.votes(poses)
-        out_poses, out_act, _ = self.routing.route(
+        out_poses, out_act, _ = self.routing(
             votes, activations.reshape(poses.shape[0], -1))
         return out_poses.to(votes.dtype), out_act.to(votes.dtype)
 

@@ -5,8 +5,10 @@ import torch
 import torch.nn as nn
 from mmpretrain.registry import MODELS
 
-from .routing import build_routing
-from .squash import capsule_length
+from mmcaps.utils.validation import check_int, check_number
+
+from ..routings import build_routing
+from ..utils import capsule_length
 
 __all__ = ['CapsuleLayer']
 
@@ -36,7 +38,10 @@ class CapsuleLayer(nn.Module):
             routing algorithm, e.g. ``DynamicRouting``).
         init_std: Standard deviation of ``W``'s initialisation, a normal
             distribution truncated at two standard deviations (the official
-            code's ``weight_variable``: 0.1).
+            code's ``weight_variable``: 0.1). With many input capsules a
+            smaller one is needed: 0.1 makes every class capsule ~0.98 long
+            at initialisation with 3,200 or 4,608 primary capsules (measured
+            on MultiMNIST and 40x40 MNIST), 0.01 trains there.
     """
 
     def __init__(self,
@@ -47,26 +52,20 @@ class CapsuleLayer(nn.Module):
                  routing: Optional[dict] = None,
                  init_std: float = 0.1) -> None:
         super().__init__()
-        for name, value in (('in_capsules', in_capsules), ('in_dim', in_dim),
-                            ('out_capsules', out_capsules),
-                            ('out_dim', out_dim)):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f'CapsuleLayer: {name} must be a positive '
-                                 f'integer, got {value!r}')
-        self.in_capsules = in_capsules
-        self.in_dim = in_dim
-        self.out_capsules = out_capsules
-        self.out_dim = out_dim
+        self.in_capsules = check_int('CapsuleLayer', 'in_capsules',
+                                     in_capsules)
+        self.in_dim = check_int('CapsuleLayer', 'in_dim', in_dim)
+        self.out_capsules = check_int('CapsuleLayer', 'out_capsules',
+                                      out_capsules)
+        self.out_dim = check_int('CapsuleLayer', 'out_dim', out_dim)
         # Stored as (N_in, D_in, N_out * D_out) so that all votes of a batch
         # are one batched matmul over the input capsules.
         self.weight = nn.Parameter(
             torch.empty(in_capsules, in_dim, out_capsules * out_dim))
-        self.init_std = init_std
-        self.routing = build_routing(
-            routing,
-            in_capsules=in_capsules,
-            out_capsules=out_capsules,
-            out_dim=out_dim)
+        self.init_std = check_number('CapsuleLayer', 'init_std', init_std,
+                                     minimum=0, strict_minimum=True)
+        self.routing = build_routing(routing, in_capsules, out_capsules,
+                                     out_dim)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -103,10 +102,8 @@ class CapsuleLayer(nn.Module):
         Returns:
             Output capsules ``(B, N_out, D_out)`` (and the coefficients).
         """
-        activations = (capsule_length(u)
-                       if self.routing.uses_activations else None)
-        return self.routing(self.predictions(u), return_coupling,
-                            activations=activations)
+        return self.routing(self.predictions(u), capsule_length(u),
+                            return_coupling)
 
     def extra_repr(self) -> str:
         return (f'in_capsules={self.in_capsules}, in_dim={self.in_dim}, '

@@ -8,9 +8,7 @@ broadcast multiply-and-sum, gradients through every iteration.
 import torch
 import torch.nn as nn
 
-from .capsule_layer import CapsuleLayer
-from .routing import DynamicRouting
-from .squash import squash
+from mmcaps.models import CapsuleLayer, DynamicRouting, squash
 
 __all__ = ['NaiveCapsuleLayer']
 

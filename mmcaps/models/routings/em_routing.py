@@ -27,35 +27,31 @@ authors gave on OpenReview (the paper says only that ``lambda`` follows a
 fixed schedule); ``lambda_decay=0`` gives the fixed ``lambda = final_lambda``.
 """
 import math
-from typing import Optional, Sequence, Tuple, Union
+from typing import Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmpretrain.registry import MODELS
 
-from .routing import BaseRouting
-from .squash import capsule_length
+from mmcaps.utils.validation import check_int, check_number
 
-__all__ = ['EMRouting', 'em_routing']
+from ..utils import capsule_length
+from .base_routing import BaseRouting
+
+__all__ = ['EMRouting', 'MatrixEMRouting', 'em_routing']
 
 
 def _check_em_arguments(num_iterations: int, final_lambda: float,
                         lambda_decay: float, eps: float) -> None:
     """Raise a ``ValueError`` naming the first bad EM routing argument."""
-    if (not isinstance(num_iterations, int) or isinstance(num_iterations, bool)
-            or num_iterations < 1):
-        raise ValueError('EM routing: num_iterations must be a positive '
-                         f'integer, got {num_iterations!r}')
-    if not (isinstance(final_lambda, (int, float)) and 0 < final_lambda
-            and math.isfinite(final_lambda)):
-        raise ValueError('EM routing: final_lambda (the inverse temperature) '
-                         f'must be a positive number, got {final_lambda!r}')
-    if not (isinstance(lambda_decay, (int, float)) and 0 <= lambda_decay < 1):
-        raise ValueError('EM routing: lambda_decay must be in [0, 1), got '
-                         f'{lambda_decay!r}')
-    if not (isinstance(eps, (int, float)) and 0 < eps < 1):
-        raise ValueError(f'EM routing: eps must be in (0, 1), got {eps!r}')
+    check_int('EM routing', 'num_iterations', num_iterations)
+    check_number('EM routing', 'final_lambda (the inverse temperature)',
+                 final_lambda, minimum=0, strict_minimum=True)
+    check_number('EM routing', 'lambda_decay', lambda_decay, minimum=0,
+                 maximum=1, strict_maximum=True)
+    check_number('EM routing', 'eps', eps, minimum=0, maximum=1,
+                 strict_minimum=True, strict_maximum=True)
 
 
 def em_routing(votes: torch.Tensor,
@@ -155,29 +151,57 @@ def em_routing(votes: torch.Tensor,
         return poses, torch.sigmoid(logit_a), r
 
 
+class _EMOptions:
+    """The options and learned ``beta_u``, ``beta_a`` (one each per output
+    capsule or type, initialised to 0) of the two EM routing modules."""
+
+    def _init_em(self, num_betas: int, num_iterations: int,
+                 final_lambda: float, lambda_decay: float,
+                 eps: float) -> None:
+        _check_em_arguments(num_iterations, final_lambda, lambda_decay, eps)
+        self.num_iterations = num_iterations
+        self.final_lambda = final_lambda
+        self.lambda_decay = lambda_decay
+        self.eps = eps
+        self.beta_u = nn.Parameter(torch.zeros(num_betas))
+        self.beta_a = nn.Parameter(torch.zeros(num_betas))
+
+    def _em(self, votes: torch.Tensor, activations: torch.Tensor
+            ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return em_routing(votes, activations, self.beta_u, self.beta_a,
+                          self.num_iterations, self.final_lambda,
+                          self.lambda_decay, self.eps)
+
+    def _em_repr(self) -> str:
+        return (f'num_iterations={self.num_iterations}, '
+                f'final_lambda={self.final_lambda}, '
+                f'lambda_decay={self.lambda_decay}, eps={self.eps}')
+
+
 @MODELS.register_module()
-class EMRouting(BaseRouting):
-    """EM routing (:func:`em_routing`) with learned ``beta_u`` and
-    ``beta_a`` per output capsule.
+class EMRouting(_EMOptions, BaseRouting):
+    """EM routing (:func:`em_routing`) between vector capsule layers.
 
-    As a routing of vector capsule layers (``DigitCapsHead``,
-    ``CapsuleLayer``: ``routing=dict(type='EMRouting')``), the prediction
-    vectors are the votes (``D = D_out``) and the input capsules' lengths
-    the activations ``a_i``. Output capsule ``j`` is
-    ``v_j = a_j mu_j / |mu_j|``: the direction of its mean pose, with the
-    activation as its LENGTH, so that the class scores (lengths), the
-    margin loss and the reconstruction decoder work unchanged (a mean
-    shorter than ``eps`` is scaled by ``a_j / eps`` instead, so the zero
-    mean gives the zero vector). The matrix-capsule layers use
-    :meth:`route`, which returns the means and activations themselves.
-    ``(B, N_out, N_in, D) -> (B, N_out, D)``.
+    A drop-in for dynamic routing in ``DigitCapsHead``/``CapsuleLayer``
+    (``routing=dict(type='EMRouting')``): the prediction vectors are the
+    votes (``D = D_out``) and the input activations the input capsules'
+    lengths. Output capsule ``j`` is ``v_j = a_j mu_j / |mu_j|``: the
+    direction of its mean pose, with the activation as its LENGTH, so that
+    the class scores (lengths), the margin loss and the reconstruction
+    decoder work unchanged (a mean shorter than ``eps`` is scaled by
+    ``a_j / eps`` instead, so the zero mean gives the zero vector). The
+    coupling it returns is the assignment probabilities ``R`` of the last
+    M-step. ``(B, N_out, N_in, D_out) -> (B, N_out, D_out)``.
 
-    Parameters: ``2 * N_out`` (``beta_u``, ``beta_a``, initialised to 0).
+    Matrix capsule layers route with :class:`MatrixEMRouting`, which returns
+    the means and activations themselves.
+
+    Parameters: ``2 * N_out`` (``beta_u``, ``beta_a``).
 
     Args:
-        out_capsules: ``N_out`` (or the number of output capsule types of a
-            convolutional capsule layer, which share their betas over
-            positions); a capsule layer passes it.
+        in_capsules: ``N_in`` (given by the capsule layer).
+        out_capsules: ``N_out`` (likewise).
+        out_dim: ``D_out`` (likewise).
         num_iterations: EM iterations (the paper: 3).
         final_lambda: The inverse temperature approached by the schedule
             ``lambda_t = final_lambda * (1 - lambda_decay^(t + 1))``
@@ -187,86 +211,71 @@ class EMRouting(BaseRouting):
         eps: Floor of the variances (see :func:`em_routing`).
     """
 
-    uses_activations = True
-
     def __init__(self,
+                 in_capsules: int,
                  out_capsules: int,
+                 out_dim: int,
                  num_iterations: int = 3,
                  final_lambda: float = 0.01,
                  lambda_decay: float = 0.95,
                  eps: float = 1e-8) -> None:
-        super().__init__()
-        if (not isinstance(out_capsules, int)
-                or isinstance(out_capsules, bool) or out_capsules < 1):
-            raise ValueError('EMRouting: out_capsules must be a positive '
-                             f'integer, got {out_capsules!r}')
-        _check_em_arguments(num_iterations, final_lambda, lambda_decay, eps)
-        self.out_capsules = out_capsules
-        self.num_iterations = num_iterations
-        self.final_lambda = final_lambda
-        self.lambda_decay = lambda_decay
-        self.eps = eps
-        self.beta_u = nn.Parameter(torch.zeros(out_capsules))
-        self.beta_a = nn.Parameter(torch.zeros(out_capsules))
+        BaseRouting.__init__(self, in_capsules, out_capsules, out_dim)
+        self._init_em(out_capsules, num_iterations, final_lambda,
+                      lambda_decay, eps)
 
-    def route(self, votes: torch.Tensor, activations: torch.Tensor
-              ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """:func:`em_routing` with this module's betas and settings.
-
-        ``(B, N_out, N_in, D), (B, N_in) -> (B, N_out, D) means,
-        (B, N_out) activations, (B, N_out, N_in) assignments``.
-        """
-        if votes.dim() != 4 or votes.shape[1] != self.out_capsules:
-            raise ValueError(
-                f'EMRouting expects votes of shape (B, {self.out_capsules}, '
-                f'N_in, D), got {tuple(votes.shape)}')
-        return em_routing(votes, activations, self.beta_u, self.beta_a,
-                          self.num_iterations, self.final_lambda,
-                          self.lambda_decay, self.eps)
-
-    def forward(
-        self,
-        u_hat: torch.Tensor,
-        return_coupling: bool = False,
-        activations: Optional[torch.Tensor] = None
-    ) -> Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]:
-        """Route prediction vectors to vector capsules of length ``a_j``.
-
-        Args:
-            u_hat: Prediction vectors (votes) ``(B, N_out, N_in, D_out)``.
-            return_coupling: Also return the assignment probabilities
-                ``R`` of the last M-step.
-            activations: Input activations ``(B, N_in)`` in ``[0, 1]``
-                (``CapsuleLayer`` passes the input capsules' lengths);
-                ``None``: all inputs fully active.
-
-        Returns:
-            Output capsules ``(B, N_out, D_out)`` in ``u_hat``'s dtype, and
-            with ``return_coupling`` ``R`` ``(B, N_out, N_in)``, which sums
-            to 1 over ``N_out``.
-        """
-        if u_hat.dim() != 4:
-            raise ValueError('EMRouting expects prediction vectors of shape '
-                             f'(B, N_out, N_in, D_out), got '
-                             f'{tuple(u_hat.shape)}')
-        if activations is None:
-            activations = u_hat.new_ones(u_hat.shape[0], u_hat.shape[2])
-        poses, act, assignments = self.route(u_hat, activations)
+    def route(self, u_hat: torch.Tensor, activations: torch.Tensor
+              ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Vector capsules of length ``a_j`` in ``u_hat``'s dtype, and the
+        assignments ``R``."""
+        poses, act, assignments = self._em(u_hat, activations)
         length = capsule_length(poses).clamp_min(self.eps)
         v = (poses * (act / length).unsqueeze(-1)).to(u_hat.dtype)
-        if return_coupling:
-            return v, assignments
-        return v
-
-    def multiply_adds(self, u_hat_shape: Sequence[int]) -> int:
-        """The vote-sized products, each ``B * N_out * N_in * D_out``: the
-        rescaling, per iteration the mean, the squared deviations and the
-        variance, and per E-step (all iterations but the last) the
-        Mahalanobis terms."""
-        return 4 * self.num_iterations * math.prod(u_hat_shape)
+        return v, assignments
 
     def extra_repr(self) -> str:
-        return (f'out_capsules={self.out_capsules}, '
-                f'num_iterations={self.num_iterations}, '
-                f'final_lambda={self.final_lambda}, '
-                f'lambda_decay={self.lambda_decay}, eps={self.eps}')
+        return f'{BaseRouting.extra_repr(self)}, {self._em_repr()}'
+
+
+@MODELS.register_module()
+class MatrixEMRouting(_EMOptions, nn.Module):
+    """EM routing (:func:`em_routing`) of matrix capsules: the output
+    capsules' poses (the means) and activations.
+
+    ``(B, N_out, N_in, P * P) votes, (B, N_in) activations ->
+    (B, N_out, P * P) poses, (B, N_out) activations, (B, N_out, N_in)
+    assignments``. A convolutional capsule layer routes each position on
+    its own (its batch is images x positions) and shares ``beta_u``,
+    ``beta_a`` over positions: one per output capsule type.
+
+    Parameters: ``2 * out_types``.
+
+    Args:
+        out_types: Output capsule types (given by the matrix capsule layer).
+        num_iterations: EM iterations (the paper: 3).
+        final_lambda: See :class:`EMRouting`.
+        lambda_decay: See :class:`EMRouting`.
+        eps: Floor of the variances (see :func:`em_routing`).
+    """
+
+    def __init__(self,
+                 out_types: int,
+                 num_iterations: int = 3,
+                 final_lambda: float = 0.01,
+                 lambda_decay: float = 0.95,
+                 eps: float = 1e-8) -> None:
+        nn.Module.__init__(self)
+        self.out_types = check_int('MatrixEMRouting', 'out_types', out_types)
+        self._init_em(out_types, num_iterations, final_lambda, lambda_decay,
+                      eps)
+
+    def forward(self, votes: torch.Tensor, activations: torch.Tensor
+                ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Poses, activations and assignments, in at least float32."""
+        if votes.dim() != 4 or votes.shape[1] != self.out_types:
+            raise ValueError(
+                f'MatrixEMRouting expects votes of shape (B, {self.out_types}'
+                f', N_in, P * P), got {tuple(votes.shape)}')
+        return self._em(votes, activations)
+
+    def extra_repr(self) -> str:
+        return f'out_types={self.out_types}, {self._em_repr()}'

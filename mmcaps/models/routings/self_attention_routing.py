@@ -6,14 +6,14 @@ of the official code (``FCCaps`` in ``utils/layers.py`` of
 github.com/EscVM/Efficient-CapsNet).
 """
 import math
-from typing import Optional, Sequence, Tuple, Union
+from typing import Tuple
 
 import torch
 import torch.nn as nn
 from mmpretrain.registry import MODELS
 
-from .routing import BaseRouting
-from .squash import squash, squash_efficient
+from ..utils import squash, squash_efficient
+from .base_routing import BaseRouting
 
 __all__ = ['SelfAttentionRouting']
 
@@ -53,56 +53,34 @@ class SelfAttentionRouting(BaseRouting):
     FCCaps: 10 * 16 = 160; the paper CapsNet's DigitCaps: 10 * 1152 =
     11,520).
 
+    The input activations are not used: the votes' agreement alone weighs
+    them.
+
     Args:
-        in_capsules: ``N_in`` (given by the capsule layer that builds it).
+        in_capsules: ``N_in`` (given by the capsule layer).
         out_capsules: ``N_out`` (likewise).
+        out_dim: ``D_out`` (likewise).
         squash: ``'efficient'`` (the paper's :func:`squash_efficient`) or
             ``'sabour'`` (:func:`squash` of dynamic routing).
     """
 
-    def __init__(self, in_capsules: int, out_capsules: int,
+    def __init__(self,
+                 in_capsules: int,
+                 out_capsules: int,
+                 out_dim: int,
                  squash: str = 'efficient') -> None:
-        super().__init__()
-        for name, value in (('in_capsules', in_capsules),
-                            ('out_capsules', out_capsules)):
-            if (not isinstance(value, int) or isinstance(value, bool)
-                    or value < 1):
-                raise ValueError(f'SelfAttentionRouting: {name} must be a '
-                                 f'positive integer, got {value!r}')
+        super().__init__(in_capsules, out_capsules, out_dim)
         if squash not in _SQUASHES:
             raise ValueError(f'SelfAttentionRouting: squash must be one of '
                              f'{sorted(_SQUASHES)}, got {squash!r}')
-        self.in_capsules = in_capsules
-        self.out_capsules = out_capsules
         self.squash = squash
         self.log_priors = nn.Parameter(torch.zeros(out_capsules, in_capsules))
 
-    def forward(
-        self,
-        u_hat: torch.Tensor,
-        return_coupling: bool = False,
-        activations: Optional[torch.Tensor] = None
-    ) -> Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]:
-        """Route prediction vectors to output capsules.
-
-        Args:
-            u_hat: Prediction vectors ``(B, N_out, N_in, D_out)``.
-            return_coupling: Also return the coupling coefficients.
-            activations: Unused: the votes' agreement alone weighs them.
-
-        Returns:
-            Output capsules ``(B, N_out, D_out)`` in ``u_hat``'s dtype, and
-            with ``return_coupling`` the softmax coefficients ``c``
-            ``(B, N_out, N_in)`` (float32 or float64), which sum to 1 over
-            ``N_out``; the votes are weighted by ``c + b``.
-        """
-        expected = (self.out_capsules, self.in_capsules)
-        if u_hat.dim() != 4 or tuple(u_hat.shape[1:3]) != expected:
-            raise ValueError(
-                'SelfAttentionRouting expects prediction vectors of shape '
-                f'(B, N_out={expected[0]}, N_in={expected[1]}, D_out), got '
-                f'{tuple(u_hat.shape)}; its log priors are shaped for the '
-                'capsule layer that built it')
+    def route(self, u_hat: torch.Tensor, activations: torch.Tensor
+              ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Output capsules in ``u_hat``'s dtype and the softmax
+        coefficients ``c`` (float32 or float64); the votes are weighted by
+        ``c + b``."""
         dtype = torch.promote_types(u_hat.dtype, torch.float32)
         with torch.autocast(u_hat.device.type, enabled=False):
             votes = u_hat.to(dtype)
@@ -124,16 +102,7 @@ class SelfAttentionRouting(BaseRouting):
             # (B, N_out, 1, N_in) @ (B, N_out, N_in, D)
             s = torch.matmul(weights.unsqueeze(2), votes).squeeze(2)
             v = _SQUASHES[self.squash](s).to(u_hat.dtype)
-        if return_coupling:
-            return v, coupling
-        return v
-
-    def multiply_adds(self, u_hat_shape: Sequence[int]) -> int:
-        """The agreements ``u_hat_j|i . sum_k u_hat_j|k`` and the weighted
-        sum, each ``B * N_out * N_in * D_out`` (the vote sums are
-        additions only, the softmax and squash ``O(B * N_out * N_in)``)."""
-        return 2 * math.prod(u_hat_shape)
+        return v, coupling
 
     def extra_repr(self) -> str:
-        return (f'in_capsules={self.in_capsules}, '
-                f'out_capsules={self.out_capsules}, squash={self.squash!r}')
+        return f'{super().extra_repr()}, squash={self.squash!r}'
