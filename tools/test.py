@@ -1,15 +1,18 @@
 """Evaluate a checkpoint on a config's test set (mmpretrain's test.py, with
-mmcaps' modules registered)."""
+mmcaps' modules registered): metrics, predictions dumped to .pkl or .json,
+and drawn predictions."""
 import argparse
 import os
 import os.path as osp
 
 import mmengine
 from mmengine.config import Config, DictAction
-from mmengine.evaluator import DumpResults
+from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 
+from mmcaps.evaluation import DumpPredictions
 from mmcaps.utils import setup_cpu_distributed  # also registers mmcaps
+from mmcaps.utils.tool_args import merge_args
 
 
 def parse_args() -> argparse.Namespace:
@@ -19,12 +22,34 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--work-dir', help='the dir to save the evaluation results and logs')
     parser.add_argument(
-        '--out', help='dump the predictions to this pickle file')
+        '--out',
+        help='write the predictions (or, with --out-item metrics, the '
+        'metrics) to this .pkl, .pickle or .json file')
+    parser.add_argument(
+        '--out-item',
+        choices=['pred', 'metrics'],
+        default='pred',
+        help='what --out holds: one dict per test sample (default) or the '
+        'metrics')
+    parser.add_argument(
+        '--show-dir',
+        help='draw each predicted image (every --interval-th) into this '
+        'folder')
+    parser.add_argument(
+        '--show', action='store_true',
+        help='show each drawn prediction in a window')
+    parser.add_argument(
+        '--interval', type=int, default=1,
+        help='draw every this many test samples')
+    parser.add_argument(
+        '--wait-time', type=float, default=2,
+        help='seconds each --show window stays open')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
-        help='override settings of the config, key=value pairs')
+        help='override settings of the config, key=value pairs; applied '
+        'after the other options')
     parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -32,6 +57,10 @@ def parse_args() -> argparse.Namespace:
         help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
+    if args.out is not None and not args.out.endswith(
+            ('.pkl', '.pickle', '.json')):
+        parser.error(f'--out must name a .pkl, .pickle or .json file, got '
+                     f'{args.out}')
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     return args
@@ -39,26 +68,18 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
-    cfg.load_from = args.checkpoint
-
+    cfg = merge_args(Config.fromfile(args.config), args)
     setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
     if args.out is not None:
-        if not args.out.endswith(('.pkl', '.pickle')):
-            raise ValueError('--out must name a .pkl or .pickle file')
         mmengine.mkdir_or_exist(osp.dirname(osp.abspath(args.out)))
+    if args.out is not None and args.out_item == 'pred':
         runner.test_evaluator.metrics.append(
-            DumpResults(out_file_path=args.out))
-    runner.test()
+            DumpPredictions(out_file_path=args.out))
+    metrics = runner.test()
+    if (args.out is not None and args.out_item == 'metrics'
+            and is_main_process()):
+        mmengine.dump(metrics, args.out)
 
 
 if __name__ == '__main__':

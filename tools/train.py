@@ -2,13 +2,12 @@
 mmcaps' modules registered)."""
 import argparse
 import os
-import os.path as osp
 
 from mmengine.config import Config, DictAction
-from mmengine.device import get_device
 from mmengine.runner import Runner
 
 from mmcaps.utils import setup_cpu_distributed  # also registers mmcaps
+from mmcaps.utils.tool_args import merge_args
 
 
 def parse_args() -> argparse.Namespace:
@@ -37,7 +36,8 @@ def parse_args() -> argparse.Namespace:
         nargs='+',
         action=DictAction,
         help='override settings of the config, key=value pairs, e.g. '
-        'train_dataloader.dataset.data_root=../shared/data/mnist')
+        'train_dataloader.dataset.data_root=data/mnist; applied after '
+        'the other options')
     parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -48,45 +48,6 @@ def parse_args() -> argparse.Namespace:
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     return args
-
-
-def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
-    """Fold the command-line options into the config."""
-    cfg.launcher = args.launcher
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
-
-    if args.amp and get_device() == 'cpu':
-        # mmengine's AmpOptimWrapper needs a GPU; bfloat16 needs no loss
-        # scaling, so autocast alone does it on CPUs.
-        cfg.optim_wrapper.type = 'AutocastOptimWrapper'
-        cfg.optim_wrapper.dtype = 'bfloat16'
-        cfg.optim_wrapper.pop('loss_scale', None)
-    elif args.amp:
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
-
-    if args.resume == 'auto':
-        cfg.resume = True
-        cfg.load_from = None
-    elif args.resume is not None:
-        cfg.resume = True
-        cfg.load_from = args.resume
-
-    if args.no_validate:
-        cfg.val_cfg = None
-        cfg.val_dataloader = None
-        cfg.val_evaluator = None
-
-    if args.auto_scale_lr:
-        cfg.auto_scale_lr.enable = True
-
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    return cfg
 
 
 def main() -> None:

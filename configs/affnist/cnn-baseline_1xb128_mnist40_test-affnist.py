@@ -9,4 +9,4 @@ test_dataloader = dict(
         type='AffNIST',
         data_root='data/affnist',
         mat_files='test.mat',
-        pipeline=[dict(type='PackInputs')]))
+        pipeline={{_base_.test_pipeline}}))

@@ -1,13 +1,15 @@
-"""Place an image on a larger zero canvas: at random or centred."""
+"""Place an image on a larger zero canvas (at random or centred), and fit
+any image to a model's input shape."""
 import numbers
 from abc import abstractmethod
 from typing import Sequence, Tuple, Union
 
+import mmcv
 import numpy as np
 from mmcv.transforms import BaseTransform
 from mmpretrain.registry import TRANSFORMS
 
-__all__ = ['RandomPlacement', 'CenterPlacement']
+__all__ = ['RandomPlacement', 'CenterPlacement', 'FitInputShape']
 
 
 def _canvas_shape(canvas_size: Union[int, Sequence[int]],
@@ -108,3 +110,63 @@ class CenterPlacement(_Placement):
     def offsets(self, free_h: int, free_w: int) -> Tuple[int, int]:
         """``(free_h // 2, free_w // 2)``."""
         return free_h // 2, free_w // 2
+
+
+@TRANSFORMS.register_module()
+class FitInputShape(BaseTransform):
+    """Give an image the channels and size that the model takes, so that
+    image files of any size, grey or colour, go through a test pipeline
+    built for a dataset's arrays.
+
+    mmpretrain's inferencers read every file with ``mmcv.imread``, as a
+    ``(h, w, 3)`` BGR array, whatever the model takes. This transform
+    converts BGR to grey (OpenCV's weights, ``0.299 R + 0.587 G + 0.114 B``)
+    for 1-channel models, repeats a grey image 3 times for 3-channel ones
+    and resizes to the model's ``(H, W)`` (area interpolation when it
+    shrinks both sides, bilinear otherwise; the aspect ratio is not
+    kept). An image that already has the model's shape, as every image of
+    the configs' datasets does, is passed on untouched.
+
+    Required keys: ``img``, ``(h, w)``, ``(h, w, 1)`` or ``(h, w, 3)``.
+    Modified keys: ``img`` (``(H, W)`` for ``C = 1``, ``(H, W, 3)`` for
+    ``C = 3``; same dtype), ``img_shape``.
+
+    Args:
+        shape: The model's input ``(C, H, W)``, ``C`` 1 or 3.
+    """
+
+    def __init__(self, shape: Sequence[int]) -> None:
+        shape = tuple(shape)
+        if (len(shape) != 3 or shape[0] not in (1, 3)
+                or any(isinstance(s, bool) or not isinstance(
+                    s, numbers.Integral) or s < 1 for s in shape)):
+            raise ValueError('FitInputShape: shape must be the model input '
+                             '(C, H, W) with C 1 or 3 and positive H, W, got '
+                             f'{shape!r}')
+        self.shape = tuple(int(s) for s in shape)
+
+    def transform(self, results: dict) -> dict:
+        img = results['img']
+        if img.ndim == 3 and img.shape[2] == 1:
+            img = img[..., 0]
+        if img.ndim not in (2, 3) or img.ndim == 3 and img.shape[2] != 3:
+            raise ValueError('FitInputShape: expected an (h, w), (h, w, 1) '
+                             'or (h, w, 3) image, got an array of shape '
+                             f'{results["img"].shape}')
+        channels, height, width = self.shape
+        if channels == 1 and img.ndim == 3:
+            img = mmcv.bgr2gray(img)
+        elif channels == 3 and img.ndim == 2:
+            img = mmcv.gray2bgr(img)
+        h, w = img.shape[:2]
+        if (h, w) != (height, width):
+            shrink = h > height and w > width
+            img = mmcv.imresize(
+                img, (width, height),
+                interpolation='area' if shrink else 'bilinear')
+        results['img'] = img
+        results['img_shape'] = img.shape[:2]
+        return results
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(shape={self.shape})'

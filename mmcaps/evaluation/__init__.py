@@ -1,4 +1,4 @@
 """Evaluation metrics registered in mmpretrain's METRICS."""
-from .metrics import TwoDigitAccuracy
+from .metrics import DumpPredictions, TwoDigitAccuracy
 
-__all__ = ['TwoDigitAccuracy']
+__all__ = ['DumpPredictions', 'TwoDigitAccuracy']

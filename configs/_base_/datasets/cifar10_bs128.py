@@ -18,7 +18,12 @@ train_pipeline = [
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='PackInputs'),
 ]
-test_pipeline = [dict(type='PackInputs')]
+# FitInputShape: image files (any size, grey or colour) for the inferencers;
+# the dataset's 32x32 arrays pass untouched.
+test_pipeline = [
+    dict(type='FitInputShape', shape=input_shape),
+    dict(type='PackInputs'),
+]
 
 train_dataloader = dict(
     batch_size=128,

@@ -8,8 +8,6 @@ _base_ = ['./mnist_bs128.py']
 
 dataset_type = 'FashionMNIST'
 data_root = 'data/fashion-mnist'
-# (C, H, W) of the network input; tests/test_configs.py feeds this shape.
-input_shape = (1, 28, 28)
 
 train_dataloader = dict(
     dataset=dict(type=dataset_type, data_root=data_root, test_mode=False))

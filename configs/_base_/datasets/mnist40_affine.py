@@ -21,7 +21,12 @@ val_pipeline = [
     dict(type='CenterPlacement', canvas_size=canvas_size),
     dict(type='PackInputs'),
 ]
-test_pipeline = [dict(type='PackInputs')]
+# FitInputShape: image files (any size, grey or colour) for the inferencers;
+# the dataset's 40x40 arrays pass untouched.
+test_pipeline = [
+    dict(type='FitInputShape', shape=input_shape),
+    dict(type='PackInputs'),
+]
 
 train_dataloader = dict(
     batch_size=128,

@@ -2,6 +2,8 @@
 # (download=True fetches them from working mirrors, MD5-checked).
 dataset_type = 'MNISTIdx'
 data_root = 'data/mnist'
+# (C, H, W) of the network input; tests/test_configs.py feeds this shape.
+input_shape = (1, 28, 28)
 
 # The paper feeds raw [0, 1] pixels; CapsNetClassifier undoes any
 # normalisation for the reconstruction target anyway.
@@ -12,7 +14,12 @@ train_pipeline = [
     dict(type='RandomCrop', crop_size=28, padding=2, pad_val=0),
     dict(type='PackInputs'),
 ]
-test_pipeline = [dict(type='PackInputs')]
+# FitInputShape: image files (any size, grey or colour) for the inferencers;
+# the dataset's 28x28 arrays pass untouched.
+test_pipeline = [
+    dict(type='FitInputShape', shape=input_shape),
+    dict(type='PackInputs'),
+]
 
 train_dataloader = dict(
     batch_size=128,

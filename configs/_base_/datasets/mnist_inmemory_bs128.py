@@ -34,4 +34,5 @@ val_dataloader = dict(
             split='test',
             download=False,
             pipeline=[])))
-test_dataloader = val_dataloader
+# test_dataloader stays mnist_bs128.py's per-sample one: tools/test.py makes
+# one pass, and the inferencers build their pipeline from its test pipeline.

@@ -17,7 +17,12 @@ data_preprocessor = dict(num_classes=10, mean=[0.], std=[255.], to_rgb=False)
 # The two single shifted digits travel in the data sample as the
 # per-digit reconstruction targets.
 train_pipeline = [dict(type='PackInputs', algorithm_keys=('digit_images', ))]
-test_pipeline = [dict(type='PackInputs')]
+# FitInputShape: image files (any size, grey or colour) for the inferencers;
+# the dataset's canvases pass untouched.
+test_pipeline = [
+    dict(type='FitInputShape', shape=input_shape),
+    dict(type='PackInputs'),
+]
 
 train_dataloader = dict(
     batch_size=128,
