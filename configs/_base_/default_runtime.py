@@ -10,6 +10,10 @@ default_hooks = dict(
     # renames it, so a crash never leaves a truncated latest checkpoint.
     checkpoint=dict(
         type='AtomicCheckpointHook', interval=1, max_keep_ckpts=3),
+    # Checkpoints hold tensors and plain containers only (the message hub's
+    # history as tensors), so they load with weights_only=True and torch's
+    # default allow-list.
+    checkpoint_format=dict(type='PlainCheckpointHook'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='VisualizationHook', enable=False),
 )

@@ -3,12 +3,14 @@ files."""
 import glob
 import os.path as osp
 import re
-from typing import List, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 from mmpretrain.datasets import BaseDataset
 from mmpretrain.datasets.categories import MNIST_CATEGORITES
 from mmpretrain.registry import DATASETS
+
+from .utils import check_labels, check_md5, load_mat
 
 __all__ = ['AffNIST']
 
@@ -43,20 +45,29 @@ class AffNIST(BaseDataset):
     info is ``{'img': (40, 40) uint8 array, 'gt_label': int}``, in file
     order, files in the order of ``mat_files``.
 
+    The affNIST page publishes no checksums, so none are built in: record
+    the MD5s of the files you downloaded (``md5sum *.mat``) and pass them as
+    ``checksums`` to have every later read verified.
+
     Args:
         data_root: The folder holding the ``.mat`` files.
         mat_files: File names in ``data_root``, or glob patterns (such as
             ``'*.mat'``) whose matches are read in natural order (``2.mat``
             before ``10.mat``).
+        checksums: The MD5 of each file, by file name (``{'test.mat':
+            '...'}``). When given, every file read must be listed and
+            match, so that a pattern cannot pull in an unchecked file.
         test_mode: Passed to ``BaseDataset``.
         **kwargs: Other arguments of ``mmpretrain.datasets.BaseDataset``
             (``pipeline``, ``indices``, ...).
 
     Raises:
         FileNotFoundError: A file missing, or a pattern matching nothing.
-        ValueError: A file without the ``affNISTdata`` struct or its
-            fields, images not of shape ``(1600, N)`` uint8, a label count
-            other than ``N`` or labels outside 0..9.
+        ValueError: A file that is not a readable MATLAB file, without the
+            ``affNISTdata`` struct or its fields, images not of shape
+            ``(1600, N)`` uint8, a label count other than ``N``, labels
+            that are not whole numbers in 0..9, or a file missing from
+            ``checksums`` or failing its MD5; the message names the file.
         ImportError: If SciPy is not installed (raised on loading).
     """
 
@@ -65,6 +76,7 @@ class AffNIST(BaseDataset):
     def __init__(self,
                  data_root: str,
                  mat_files: Union[str, Sequence[str]] = 'test.mat',
+                 checksums: Optional[Dict[str, str]] = None,
                  test_mode: bool = True,
                  **kwargs) -> None:
         if isinstance(mat_files, str):
@@ -73,6 +85,7 @@ class AffNIST(BaseDataset):
         self.mat_files = tuple(mat_files)
         if not self.mat_files:
             raise ValueError('AffNIST: mat_files must name at least one file')
+        self.checksums = None if checksums is None else dict(checksums)
         super().__init__(
             ann_file='',
             data_root=osp.expanduser(data_root),
@@ -107,21 +120,28 @@ class AffNIST(BaseDataset):
         Returns:
             One ``{'img', 'gt_label'}`` dict per image.
         """
-        try:
-            from scipy.io import loadmat
-        except ImportError as e:
-            raise ImportError(
-                f'AffNIST reads the official .mat files with SciPy ({e}); '
-                'install it with `pip install scipy`') from None
         data_list = []
         for path in self._paths():
-            mat = loadmat(path, variable_names=[_STRUCT])
+            self._verify(path)
+            mat = load_mat(path, 'AffNIST', variable_names=[_STRUCT])
             images, labels = self._unpack(mat.get(_STRUCT), path)
             data_list += [{
                 'img': img,
                 'gt_label': label
             } for img, label in zip(images, labels.tolist())]
         return data_list
+
+    def _verify(self, path: str) -> None:
+        if self.checksums is None:
+            return
+        name = osp.basename(path)
+        if name not in self.checksums:
+            raise ValueError(
+                f'AffNIST: {path} has no entry in checksums (which lists '
+                f'{sorted(self.checksums)}); add its MD5 or leave it out of '
+                'mat_files.')
+        check_md5(path, self.checksums[name],
+                  f'Download it again from {_URL}.')
 
     @staticmethod
     def _unpack(struct, path: str):
@@ -145,15 +165,10 @@ class AffNIST(BaseDataset):
         if len(labels) != images.shape[1]:
             raise ValueError(
                 f'{path}: {images.shape[1]} images but {len(labels)} labels')
-        bad = (labels < 0) | (labels >= len(MNIST_CATEGORITES))
-        if bad.any():
-            first = int(np.flatnonzero(bad)[0])
-            raise ValueError(
-                f'{path}: label {labels[first]} at index {first} is outside '
-                f'0..9 ({int(bad.sum())} bad labels)')
+        labels = check_labels(labels, path, 0, len(MNIST_CATEGORITES) - 1)
         # Each column is one image, row by row.
         images = np.ascontiguousarray(images.T).reshape(-1, _SIDE, _SIDE)
-        return images, labels.astype(np.int64)
+        return images, labels
 
     def extra_repr(self) -> List[str]:
         """Extra lines for ``repr``."""

@@ -16,7 +16,7 @@ from mmpretrain.datasets import BaseDataset
 from mmpretrain.datasets.categories import MNIST_CATEGORITES
 from mmpretrain.registry import DATASETS
 
-from .utils import download_file, md5sum
+from .utils import check_labels, check_md5, download_file, md5sum
 
 __all__ = ['read_idx', 'write_idx', 'MNISTIdx', 'MlxtendMNIST']
 
@@ -165,12 +165,7 @@ def _build_data_list(images: np.ndarray, labels: np.ndarray,
     if len(images) != len(labels):
         raise ValueError(f'{source}: {len(images)} images but {len(labels)} '
                          'labels; the two files must belong together.')
-    bad = (labels < 0) | (labels >= _NUM_CLASSES)
-    if bad.any():
-        first = int(np.flatnonzero(bad)[0])
-        raise ValueError(
-            f'{source}: label {int(labels[first])} at index {first} is '
-            f'outside 0..{_NUM_CLASSES - 1} ({int(bad.sum())} bad labels).')
+    labels = check_labels(labels, source, 0, _NUM_CLASSES - 1)
     return [{
         'img': img,
         'gt_label': label
@@ -309,13 +304,10 @@ class MNISTIdx(_MNISTBase):
     def _verify_md5(self, path: str, expected: str) -> None:
         if not self.check_md5 or not path.endswith('.gz'):
             return
-        found = md5sum(path)
-        if found != expected:
-            raise ValueError(
-                f'MD5 mismatch for {path}: expected {expected}, found '
-                f'{found}. Delete it and re-download it (download=True), '
-                'point data_root at a good copy, or pass check_md5=False '
-                'for a deliberately modified file.')
+        check_md5(
+            path, expected, 'Delete it and re-download it (download=True), '
+            'point data_root at a good copy, or pass check_md5=False for a '
+            'deliberately modified file.')
 
     def _fetch_missing(self) -> None:
         """Download the split's files that are absent or fail the MD5."""

@@ -6,7 +6,7 @@ import numpy as np
 from mmpretrain.datasets import BaseDataset
 from mmpretrain.registry import DATASETS
 
-from .utils import md5sum
+from .utils import check_labels, check_md5, load_mat
 
 __all__ = ['SVHN']
 
@@ -37,8 +37,10 @@ class SVHN(BaseDataset):
             (``pipeline``, ``metainfo``, ``indices``, ...).
 
     Raises:
-        ValueError: For a bad ``split``, an MD5 mismatch, or arrays of the
-            wrong shape or labels outside 1..10.
+        ValueError: For a bad ``split``, an MD5 mismatch, a file that is not
+            a readable MATLAB file or lacks ``X`` or ``y``, images not of
+            shape ``(32, 32, 3, N)`` uint8, or labels that are not whole
+            numbers in 1..10; the message names the file.
         FileNotFoundError: If the split's file is missing.
         ImportError: If SciPy is not installed (raised on loading).
     """
@@ -76,12 +78,6 @@ class SVHN(BaseDataset):
         Returns:
             One ``{'img', 'gt_label'}`` dict per image, in file order.
         """
-        try:
-            from scipy.io import loadmat
-        except ImportError as e:
-            raise ImportError(
-                f'SVHN reads the official .mat files with SciPy ({e}); '
-                'install it with `pip install scipy`') from None
         name, md5 = self.FILES[self.split]
         path = osp.join(self.data_root, name)
         if not osp.isfile(path):
@@ -89,28 +85,29 @@ class SVHN(BaseDataset):
                 f'SVHN file not found: {path}. Download {_URL}{name} into '
                 'that folder, or point data_root at a folder holding it.')
         if self.check_md5:
-            found = md5sum(path)
-            if found != md5:
-                raise ValueError(
-                    f'MD5 mismatch for {path}: expected {md5}, found {found}.'
-                    f' Download it again from {_URL}{name}, or pass '
-                    'check_md5=False for a deliberately modified file.')
-        mat = loadmat(path)
-        images, labels = mat['X'], mat['y'].reshape(-1)
+            check_md5(
+                path, md5, f'Download it again from {_URL}{name}, or pass '
+                'check_md5=False for a deliberately modified file.')
+        mat = load_mat(path, 'SVHN', variable_names=['X', 'y'])
+        missing = [key for key in ('X', 'y') if key not in mat]
+        if missing:
+            found = sorted(key for key in mat if not key.startswith('__'))
+            raise ValueError(
+                f'{path}: no variable {" or ".join(missing)} (found '
+                f'{found}); is it an SVHN file from {_URL}?')
+        images, labels = np.asarray(mat['X']), np.asarray(mat['y'])
         if images.ndim != 4 or images.shape[:3] != (32, 32, 3) or (
-                images.shape[3] != labels.shape[0]):
+                images.shape[3] != labels.size):
             raise ValueError(
                 f'{path}: expected X of shape (32, 32, 3, N) and y of N '
-                f'labels, got X {images.shape} and y {mat["y"].shape}')
-        bad = (labels < 1) | (labels > 10)
-        if bad.any():
-            first = int(np.flatnonzero(bad)[0])
-            raise ValueError(
-                f'{path}: label {int(labels[first])} at index {first} is '
-                f'outside 1..10 ({int(bad.sum())} bad labels)')
+                f'labels, got X {images.shape} and y {labels.shape}')
+        if images.dtype != np.uint8:
+            raise ValueError(f'{path}: expected X of dtype uint8 (pixels '
+                             f'0..255), got {images.dtype}')
+        labels = check_labels(labels, path, 1, 10)
         # (32, 32, 3, N) -> N images in HWC order; label 10 is the digit 0.
         images = np.ascontiguousarray(images.transpose(3, 0, 1, 2))
-        digits = (labels.astype(np.int64) % 10).tolist()
+        digits = (labels % 10).tolist()
         return [{
             'img': img,
             'gt_label': digit

@@ -1,125 +1,113 @@
-"""Dataset helpers: fetching files safely from a list of mirrors, and
-reading the source digits of the datasets generated from MNIST."""
-import hashlib
-import http.client
-import os
-import os.path as osp
-import tempfile
-import urllib.request
-from typing import List, Optional, Sequence, Tuple, Union
+"""Dataset helpers: fetching files safely from a list of mirrors (from
+:mod:`mmcaps.utils.fileio`), checking files and labels, reading MATLAB
+files, and reading the source digits of the datasets generated from
+MNIST."""
+from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
 from mmengine.dataset import BaseDataset
-from mmengine.logging import print_log
 from mmpretrain.registry import DATASETS
 
-__all__ = ['md5sum', 'download_file', 'read_source_digits']
+from ..utils.fileio import download_file, md5sum
 
-_CHUNK_SIZE = 1 << 20
+__all__ = [
+    'md5sum', 'download_file', 'check_md5', 'check_labels', 'load_mat',
+    'read_source_digits'
+]
 
 
-def md5sum(path: str, chunk_size: int = _CHUNK_SIZE) -> str:
-    """Compute the MD5 hex digest of a file without loading it whole.
+def check_md5(path: str, expected: str, hint: str) -> None:
+    """Raise ``ValueError`` unless ``path``'s MD5 is ``expected``.
 
     Args:
-        path: The file to hash.
-        chunk_size: How many bytes to read at a time.
-
-    Returns:
-        The lower-case hexadecimal MD5 digest.
+        path: The file to check.
+        expected: Its expected MD5 hex digest.
+        hint: How to get a good copy, appended to the message.
     """
-    # ``usedforsecurity=False`` keeps this working on FIPS-enabled systems,
-    # where MD5 is refused unless it is declared a plain checksum.
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(chunk_size), b''):
-            digest.update(chunk)
-    return digest.hexdigest()
+    found = md5sum(path)
+    if found != expected.lower():
+        raise ValueError(f'MD5 mismatch for {path}: expected '
+                         f'{expected.lower()}, found {found}. {hint}')
 
 
-def download_file(urls: Sequence[str],
-                  dest: str,
-                  md5: Optional[str] = None,
-                  timeout: float = 60.0) -> str:
-    """Download a file, trying several mirrors in turn.
+def check_labels(labels: np.ndarray, source: str, low: int,
+                 high: int) -> np.ndarray:
+    """Check that ``labels`` are whole numbers in ``low..high``.
 
-    Each URL is fetched into a temporary file in the folder of ``dest``,
-    which is renamed to ``dest`` only once it is complete and its MD5 (when
-    given) matches, so an interrupted or failed download never leaves a
-    partial file under the final name. An HTTP error, a network error, an
-    incomplete body or an MD5 mismatch moves on to the next URL.
+    Float labels are accepted when every value is a whole number (a label
+    file written as doubles), so that nothing is silently truncated.
 
     Args:
-        urls: The URLs to try, in order.
-        dest: The path to write the file to; its folder is created if needed.
-        md5: The expected MD5 hex digest, or None to skip the check.
-        timeout: Socket timeout in seconds for each connection attempt.
+        labels: The labels, any shape.
+        source: Where they come from, for the messages.
+        low: The smallest valid label.
+        high: The largest valid label.
 
     Returns:
-        ``dest``.
+        The labels as a flat int64 array.
 
     Raises:
-        ValueError: If ``urls`` is empty.
-        RuntimeError: If every URL failed; the message lists each URL with
-            the reason it failed.
+        ValueError: A label that is not a number, not a whole number
+            (fractional, NaN, infinite) or outside ``low..high``; the
+            message names the first one, its index and how many are bad.
     """
-    # A bare string is a Sequence[str] too: iterating it would try each
-    # character as a URL.
-    urls = [urls] if isinstance(urls, str) else list(urls)
-    if not urls:
-        raise ValueError(f'download_file: no URLs given for {dest}.')
-    folder = osp.dirname(osp.abspath(dest))
-    os.makedirs(folder, exist_ok=True)
+    labels = np.asarray(labels).reshape(-1)
+    if not (np.issubdtype(labels.dtype, np.integer)
+            or np.issubdtype(labels.dtype, np.floating)):
+        raise ValueError(f'{source}: expected integer labels, got dtype '
+                         f'{labels.dtype}')
+    if np.issubdtype(labels.dtype, np.floating):
+        whole = np.isfinite(labels) & (labels == np.round(labels))
+        if not whole.all():
+            first = int(np.flatnonzero(~whole)[0])
+            raise ValueError(
+                f'{source}: label {labels[first]} at index {first} is not a '
+                f'whole number ({int((~whole).sum())} bad labels)')
+    bad = (labels < low) | (labels > high)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        value = labels[first]
+        value = int(value) if float(value).is_integer() else value
+        raise ValueError(
+            f'{source}: label {value} at index {first} is outside '
+            f'{low}..{high} ({int(bad.sum())} bad labels)')
+    return labels.astype(np.int64)
 
-    failures: List[str] = []
-    for url in urls:
-        print_log(f'Downloading {url} -> {dest}', logger='current')
-        reason = _try_download(url, dest, folder, md5, timeout)
-        if reason is None:
-            print_log(f'Saved {dest}', logger='current')
-            return dest
-        print_log(f'Download from {url} failed: {reason}', logger='current')
-        failures.append(f'  {url}: {reason}')
-    raise RuntimeError(f'Could not download {dest} from any of the '
-                       f'{len(urls)} URL(s) tried:\n' + '\n'.join(failures))
 
+def load_mat(path: str,
+             dataset_name: str,
+             variable_names: Optional[Sequence[str]] = None) -> dict:
+    """Read a MATLAB file with SciPy.
 
-def _try_download(url: str, dest: str, folder: str, md5: Optional[str],
-                  timeout: float) -> Optional[str]:
-    """Fetch one URL into ``dest``.
+    Args:
+        path: The file.
+        dataset_name: The dataset reading it, for the messages.
+        variable_names: Read only these variables.
 
     Returns:
-        None on success, otherwise why it failed.
+        ``scipy.io.loadmat``'s dict of variables.
+
+    Raises:
+        ImportError: SciPy is not installed.
+        ValueError: The file cannot be read as a MATLAB file (truncated,
+            corrupt, or another format); the message names it.
     """
-    fd, tmp_path = tempfile.mkstemp(
-        dir=folder, prefix=f'.{osp.basename(dest)}.', suffix='.part')
     try:
-        digest = hashlib.md5(usedforsecurity=False)
-        received = 0
-        try:
-            with os.fdopen(fd, 'wb') as out, \
-                    urllib.request.urlopen(url, timeout=timeout) as resp:
-                expected_size = resp.headers.get('Content-Length')
-                for chunk in iter(lambda: resp.read(_CHUNK_SIZE), b''):
-                    out.write(chunk)
-                    digest.update(chunk)
-                    received += len(chunk)
-        # URLError/HTTPError and socket timeouts are OSErrors; a malformed
-        # URL is a ValueError; a dropped connection can surface as an
-        # http.client exception.
-        except (OSError, ValueError, http.client.HTTPException) as e:
-            return f'{type(e).__name__}: {e}'
-        if expected_size is not None and received != int(expected_size):
-            return (f'incomplete download: got {received} of '
-                    f'{expected_size} bytes')
-        if md5 is not None and digest.hexdigest() != md5.lower():
-            return (f'MD5 mismatch: expected {md5.lower()}, '
-                    f'got {digest.hexdigest()}')
-        os.replace(tmp_path, dest)
-        return None
-    finally:
-        if osp.exists(tmp_path):
-            os.remove(tmp_path)
+        from scipy.io import loadmat
+    except ImportError as e:
+        raise ImportError(
+            f'{dataset_name} reads the official .mat files with SciPy ({e}); '
+            'install it with `pip install scipy`') from None
+    try:
+        return loadmat(path, variable_names=variable_names)
+    except (OSError, ValueError, TypeError, KeyError, IndexError,
+            NotImplementedError, EOFError, MemoryError) as e:
+        # scipy reports damage with whatever the parser tripped on, often
+        # without the file name.
+        raise ValueError(
+            f'{dataset_name}: cannot read {path} as a MATLAB file '
+            f'({type(e).__name__}: {e}); it is truncated, corrupt or not a '
+            '.mat file: download it again.') from None
 
 
 def read_source_digits(source: Union[dict, BaseDataset],

@@ -1,8 +1,18 @@
-from .checkpoint import (checkpoint_safe_globals,
-                         register_checkpoint_safe_globals)
+from .checkpoint import (MAX_DOWNLOAD_BYTES, TRUSTED_CHECKPOINTS_ENV,
+                         BadCheckpointError, UnsafeCheckpointError,
+                         download_checkpoint, load_checkpoint_file,
+                         load_model_weights, register_checkpoint_loader,
+                         trusted_checkpoints)
 from .dist import setup_cpu_distributed
+from .fileio import atomic_path, download_file, fsync_dir, md5sum
+from .plain_checkpoint import (PLAIN_TYPE_KEY, from_plain,
+                               save_plain_checkpoint, to_plain)
 
 __all__ = [
-    'checkpoint_safe_globals', 'register_checkpoint_safe_globals',
-    'setup_cpu_distributed'
+    'MAX_DOWNLOAD_BYTES', 'TRUSTED_CHECKPOINTS_ENV', 'BadCheckpointError',
+    'UnsafeCheckpointError', 'download_checkpoint', 'load_checkpoint_file',
+    'load_model_weights', 'register_checkpoint_loader', 'trusted_checkpoints',
+    'setup_cpu_distributed', 'atomic_path', 'download_file', 'fsync_dir',
+    'md5sum', 'PLAIN_TYPE_KEY', 'from_plain', 'save_plain_checkpoint',
+    'to_plain'
 ]

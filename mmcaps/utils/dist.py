@@ -22,9 +22,31 @@ from mmengine.dist import is_distributed
 from mmpretrain.registry import MODEL_WRAPPERS
 from torch.nn.parallel import DistributedDataParallel
 
-__all__ = ['setup_cpu_distributed', 'set_slurm_dist_env']
+__all__ = ['setup_cpu_distributed', 'set_slurm_dist_env', 'check_torchrun_env']
 
 SLURM_VARIABLES = ('SLURM_PROCID', 'SLURM_NTASKS', 'SLURM_NODELIST')
+TORCHRUN_VARIABLES = ('RANK', 'WORLD_SIZE')
+
+
+def check_torchrun_env() -> None:
+    """Check that torchrun's ``RANK`` and ``WORLD_SIZE`` are set, to
+    integers, as ``--launcher pytorch`` needs.
+
+    Raises:
+        ValueError: One is missing (the tool was not started by torchrun)
+            or not an integer; the message names it.
+    """
+    missing = [name for name in TORCHRUN_VARIABLES if name not in os.environ]
+    if missing:
+        raise ValueError(
+            f'--launcher pytorch needs {" and ".join(TORCHRUN_VARIABLES)}, '
+            f'which torchrun sets; missing: {", ".join(missing)}. Start the '
+            'tool with tools/dist_train.sh, tools/dist_test.sh or torchrun, '
+            'or leave out --launcher for a single process.')
+    for name in TORCHRUN_VARIABLES:
+        if not os.environ[name].strip().isdigit():
+            raise ValueError(f'--launcher pytorch: {name} must be a '
+                             f'non-negative integer, got {os.environ[name]!r}')
 
 
 def _first_slurm_host(node_list: str) -> str:
@@ -122,13 +144,24 @@ def setup_cpu_distributed(cfg: Config) -> bool:
     - with a ``model_wrapper_cfg`` of a ``DistributedDataParallel`` type:
       ``device_ids=None`` unless it sets them.
 
+    With ``--launcher pytorch``, on any device, it first checks that
+    torchrun's variables are set (:func:`check_torchrun_env`).
+
     Args:
         cfg: The full config, with ``launcher`` set from the command line.
 
     Returns:
         Whether this function set up the CPU run.
+
+    Raises:
+        ValueError: ``--launcher pytorch`` without torchrun's ``RANK`` and
+            ``WORLD_SIZE``, or ``--launcher slurm`` without srun's
+            variables.
     """
     launcher = cfg.get('launcher', 'none')
+    if launcher == 'pytorch' and not is_distributed():
+        # mmengine's own set-up (on GPUs) would die on a bare KeyError.
+        check_torchrun_env()
     if launcher not in ('pytorch', 'slurm') or get_device() != 'cpu':
         return False
     dist_cfg = dict(cfg.get('env_cfg', {}).get('dist_cfg', {}))

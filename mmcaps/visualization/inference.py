@@ -18,7 +18,8 @@ from mmengine.registry import init_default_scope
 from mmpretrain.apis import get_model
 from mmpretrain.registry import DATASETS
 
-from mmcaps.models.utils import PrimaryCaps, capsule_length
+from mmcaps.models import PrimaryCaps, capsule_length
+from mmcaps.utils import load_model_weights
 
 __all__ = [
     'CapsuleOutputs', 'capsule_outputs', 'load_model', 'load_samples',
@@ -34,14 +35,27 @@ def load_model(config: Union[str, Config],
     """Build the model of ``config`` (with ``cfg_options`` merged into it),
     load ``checkpoint`` and put it on ``device`` in eval mode.
 
-    The merged config is ``model._config``.
+    The checkpoint is loaded with :func:`mmcaps.utils.load_model_weights`:
+    safely, and only if its weights fit the model exactly. The merged
+    config is ``model._config``.
+
+    Raises:
+        mmcaps.utils.BadCheckpointError: The weights do not fit the model
+            (the message names the keys), or the file is damaged.
+        mmcaps.utils.UnsafeCheckpointError: The file needs more than
+            tensors to load.
     """
     cfg = (config.copy() if isinstance(config, Config) else
            Config.fromfile(config))
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
-    return get_model(cfg, pretrained=checkpoint, device=device)
+    model = get_model(cfg, device=device)
+    meta = load_model_weights(model, checkpoint).get('meta')
+    # What get_model would take from a checkpoint it loaded itself.
+    if isinstance(meta, dict) and isinstance(meta.get('dataset_meta'), dict):
+        model._dataset_meta = meta['dataset_meta']
+    return model
 
 
 def require_reconstruction(model: nn.Module, what: str) -> None:

@@ -1,8 +1,7 @@
 """A CheckpointHook whose files are never left half-written."""
 import os
 import os.path as osp
-from contextlib import contextmanager
-from typing import Iterator, Optional
+from typing import Optional
 
 from mmengine.dist import is_main_process
 from mmengine.fileio import LocalBackend
@@ -10,38 +9,10 @@ from mmengine.hooks import CheckpointHook
 from mmengine.runner import EpochBasedTrainLoop, Runner
 from mmpretrain.registry import HOOKS
 
+from mmcaps.utils.fileio import atomic_path
 from ..runner import ResumableEpochBasedTrainLoop
 
 __all__ = ['AtomicCheckpointHook', 'atomic_path']
-
-
-@contextmanager
-def atomic_path(path: str) -> Iterator[str]:
-    """A temporary path to write ``path``'s new content to.
-
-    When the block succeeds, the temporary file is flushed to disk and
-    renamed onto ``path`` with ``os.replace``, which is atomic on POSIX and
-    Windows within one file system (hence the temporary file sits in the
-    same folder): readers see the old file or the complete new one. When
-    the block raises, the temporary file is removed and ``path`` is left as
-    it was. A process killed inside the block leaves ``path`` intact and a
-    stray ``<path>.tmp``, which the next write of ``path`` overwrites.
-
-    Args:
-        path: The file to (re)write.
-
-    Yields:
-        ``path + '.tmp'``.
-    """
-    tmp = f'{path}.tmp'
-    try:
-        yield tmp
-        with open(tmp, 'rb+') as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
 
 
 @HOOKS.register_module()
