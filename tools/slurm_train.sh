@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Usage: [GPUS=8] [GRES=gpu:8] bash tools/slurm_train.sh PARTITION JOB_NAME CONFIG WORK_DIR [train.py options]
+# PYTHON picks the interpreter; SRUN_ARGS holds extra srun options,
+# separated by whitespace.
 set -x
 
 PARTITION=$1
@@ -12,17 +14,22 @@ CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 # The generic resources to request per node; GRES= (empty) requests none,
 # for CPU partitions, where GPUS then counts the tasks.
 GRES=${GRES-gpu:${GPUS_PER_NODE}}
-SRUN_ARGS=${SRUN_ARGS:-""}
-PY_ARGS=${@:5}
+PYTHON=${PYTHON:-python}
+# Split on whitespace only: no glob expansion.
+read -r -a SRUN_EXTRA <<< "${SRUN_ARGS:-}"
+# Each train.py option stays one argument, spaces and wildcards included.
+PY_ARGS=("${@:5}")
 
-PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
+# No empty entry when PYTHONPATH is unset: it would put the current
+# directory on sys.path.
+PYTHONPATH="$(dirname "$0")/..${PYTHONPATH:+:${PYTHONPATH}}" \
 srun -p "${PARTITION}" \
     --job-name="${JOB_NAME}" \
-    ${GRES:+--gres="${GRES}"} \
+    ${GRES:+"--gres=${GRES}"} \
     --ntasks="${GPUS}" \
     --ntasks-per-node="${GPUS_PER_NODE}" \
     --cpus-per-task="${CPUS_PER_TASK}" \
     --kill-on-bad-exit=1 \
-    ${SRUN_ARGS} \
-    python -u "$(dirname "$0")/train.py" "${CONFIG}" \
-    --work-dir="${WORK_DIR}" --launcher="slurm" ${PY_ARGS}
+    "${SRUN_EXTRA[@]}" \
+    "${PYTHON}" -u "$(dirname "$0")/train.py" "${CONFIG}" \
+    --work-dir="${WORK_DIR}" --launcher="slurm" "${PY_ARGS[@]}"
