@@ -11,7 +11,8 @@ from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 
 from mmcaps.evaluation import DumpPredictions
-from mmcaps.utils import setup_cpu_distributed  # also registers mmcaps
+from mmcaps.utils import (load_model_weights,  # also registers mmcaps
+                          setup_cpu_distributed)
 from mmcaps.utils.tool_args import merge_args
 
 
@@ -69,8 +70,12 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
+    # Loaded into the built model below, strictly: the Runner's load_from
+    # only warns about weights that do not fit the model.
+    checkpoint, cfg.load_from = cfg.load_from, None
     setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
+    load_model_weights(runner.model, checkpoint)
     if args.out is not None:
         mmengine.mkdir_or_exist(osp.dirname(osp.abspath(args.out)))
     if args.out is not None and args.out_item == 'pred':
