@@ -5,11 +5,12 @@ names, so a checkpoint from elsewhere is untrusted input. Every load goes
 through :func:`load_checkpoint_file`, which
 
 - always calls ``torch.load(weights_only=True)``, whose unpickler builds
-  tensors and plain containers only, with torch's *default* allow-list:
-  globals that other code in the process added with
-  ``torch.serialization.add_safe_globals`` are set aside during the load
-  (numpy's dtype classes, for one, let a pickle forge arrays whose data
-  pointer it chooses);
+  tensors and plain containers only, with the allow-list built into it:
+  globals that code in the process added with
+  ``torch.serialization.add_safe_globals`` (torch's own modules add some,
+  other libraries may add numpy's) are set aside during the load; numpy's
+  dtype classes, for one, let a pickle forge arrays whose data pointer it
+  chooses;
 - accepts only the zip archives ``torch.save`` writes, with uncompressed
   records no larger than the file (so neither a zip bomb nor a header
   announcing more data than the file holds gets as far as the unpickler);
@@ -108,16 +109,23 @@ def _is_trusted(path: str) -> bool:
 
 @contextmanager
 def _default_allow_list() -> Iterator[None]:
-    """Set aside the globals added with ``add_safe_globals`` for the
-    duration of a load (not thread-safe: a concurrent ``torch.load``
-    relying on them fails meanwhile)."""
+    """Set aside the globals added with ``add_safe_globals`` (by anyone,
+    torch's own modules included) for the duration of a load, leaving the
+    allow-list built into torch's unpickler.
+
+    Globals registered meanwhile (a module imported during the load) are
+    kept. Not thread-safe: a concurrent ``torch.load`` relying on the added
+    globals fails meanwhile.
+    """
     added = torch.serialization.get_safe_globals()
     torch.serialization.clear_safe_globals()
     try:
         yield
     finally:
+        meanwhile = torch.serialization.get_safe_globals()
         torch.serialization.clear_safe_globals()
-        torch.serialization.add_safe_globals(added)
+        torch.serialization.add_safe_globals(
+            added + [g for g in meanwhile if g not in added])
 
 
 def _check_zip_archive(f: BinaryIO, name: str) -> None:
