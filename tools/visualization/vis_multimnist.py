@@ -15,10 +15,9 @@ Example::
         configs/multimnist/capsnet_r3-recon_1xb128_multimnist.py \\
         work_dirs/capsnet_r3-recon_1xb128_multimnist/epoch_1.pth \\
         --out multimnist.png --cfg-options \\
-        test_dataloader.dataset.dataset.data_root=../shared/data/mnist
+        test_dataloader.dataset.dataset.data_root=data/mnist
 """
-# The script's folder is on sys.path when it runs.
-from vis_reconstructions import main, parse_args
+from mmcaps.visualization import draw_reconstructions
 
 if __name__ == '__main__':
-    main(parse_args(description=__doc__, default_out='multimnist.png'))
+    draw_reconstructions(description=__doc__, default_out='multimnist.png')
