@@ -73,9 +73,22 @@ def http_root(tmp_path):
     folder.mkdir()
 
     class QuietHandler(http.server.SimpleHTTPRequestHandler):
+        """Serves the folder; under ``/bad-length/`` with a malformed
+        ``Content-Length``."""
 
         def log_message(self, *args):
             pass
+
+        def send_header(self, keyword, value):
+            if (keyword == 'Content-Length'
+                    and self.path.startswith('/bad-length/')):
+                value = '12abc'
+            super().send_header(keyword, value)
+
+        def translate_path(self, path):
+            if path.startswith('/bad-length/'):
+                path = path[len('/bad-length'):]
+            return super().translate_path(path)
 
     server = http.server.ThreadingHTTPServer(
         ('127.0.0.1', 0),
@@ -401,6 +414,21 @@ def test_download_file_all_fail(tmp_path, http_root):
     assert 'MD5 mismatch' in message
     assert not dest.exists()
     assert list(dest.parent.iterdir()) == []
+
+
+def test_download_file_malformed_content_length_falls_through(
+        tmp_path, http_root):
+    base, served = http_root
+    (served / 'f.bin').write_bytes(b'good bytes')
+    dest = tmp_path / 'out' / 'f.bin'
+    download_file([f'{base}/bad-length/f.bin', f'{base}/f.bin'], str(dest))
+    assert dest.read_bytes() == b'good bytes'
+    assert [p.name for p in dest.parent.iterdir()] == ['f.bin']
+    with pytest.raises(RuntimeError,
+                       match=r"bad-length/f\.bin: ValueError: malformed "
+                       r"Content-Length header '12abc'"):
+        download_file(f'{base}/bad-length/f.bin', str(tmp_path / 'g.bin'))
+    assert not (tmp_path / 'g.bin').exists()
 
 
 def test_download_file_rejects_empty_url_list(tmp_path):

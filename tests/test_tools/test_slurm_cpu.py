@@ -113,3 +113,52 @@ def test_slurm_scripts_gres(tmp_path, script, gres, expected):
     assert [a for a in args if a.startswith('--gres')] == expected
     assert '--ntasks=8' in args and '--ntasks-per-node=4' in args
     assert '--launcher=slurm' in args
+
+
+def fake_command(bin_dir, name: str):
+    """An executable ``name`` in ``bin_dir`` that prints ``PYTHONPATH=...``
+    and then its arguments, one per line."""
+    bin_dir.mkdir(exist_ok=True)
+    fake = bin_dir / name
+    fake.write_text('#!/bin/sh\necho "PYTHONPATH=$PYTHONPATH"\n'
+                    'for a in "$@"; do echo "$a"; done\n')
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    return fake
+
+
+@pytest.mark.parametrize('script,fixed,passed', [
+    ('slurm_train.sh', ['part', 'job', 'cfg 1.py', 'work dir'],
+     ['cfg 1.py', '--work-dir=work dir']),
+    ('slurm_test.sh', ['part', 'job', 'cfg 1.py', 'ckpt 1.pth'],
+     ['cfg 1.py', 'ckpt 1.pth']),
+    ('dist_train.sh', ['cfg 1.py', '2'], ['cfg 1.py', '--nproc_per_node=2']),
+    ('dist_test.sh', ['cfg 1.py', 'ckpt 1.pth', '2'],
+     ['cfg 1.py', 'ckpt 1.pth']),
+])
+def test_scripts_keep_arguments_whole(tmp_path, script, fixed, passed):
+    """Options with spaces or wildcards reach the tool as given, PYTHON
+    picks the interpreter, and an unset PYTHONPATH adds no empty entry
+    (which would put the current directory on sys.path)."""
+    bin_dir = tmp_path / 'bin'
+    fake_command(bin_dir, 'srun')
+    python = fake_command(bin_dir, 'my-python')
+    # A file a glob expansion of '*' would find.
+    (tmp_path / 'glob-bait').touch()
+    env = dict(os.environ, PATH=f'{bin_dir}{os.pathsep}{os.environ["PATH"]}',
+               PYTHON=str(python), SRUN_ARGS='--exclusive  --qos=low')
+    env.pop('PYTHONPATH', None)
+    options = ['--cfg-options', 'work_dir=/tmp/a b', 'tags=*']
+    out = subprocess.run(['bash', str(REPO / 'tools' / script), *fixed,
+                          *options], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, check=True)
+    lines = out.stdout.split('\n')
+    assert lines[0] == f'PYTHONPATH={REPO / "tools"}/..'
+    assert lines[-len(options) - 1:-1] == options
+    assert set(passed) <= set(lines)
+    if script.startswith('slurm'):
+        assert lines[lines.index(str(python)) + 1] == '-u'
+        assert '--exclusive' in lines and '--qos=low' in lines
+    else:
+        # dist_*.sh run PYTHON itself (-m torch.distributed.run).
+        assert lines[1:3] == ['-m', 'torch.distributed.run']
+    assert 'glob-bait' not in lines

@@ -218,3 +218,26 @@ def test_slurm_existing_process_group_is_reused(slurm_env, init_calls,
     assert setup_cpu_distributed(cfg)
     assert init_calls == [] and 'RANK' not in os.environ
     assert cfg.model_wrapper_cfg.device_ids is None
+
+
+@pytest.mark.parametrize('device', ['cpu', 'cuda'])
+@pytest.mark.parametrize('variables,message', [
+    ({'WORLD_SIZE': '2'},
+     r'--launcher pytorch needs RANK and WORLD_SIZE, which torchrun sets; '
+     r'missing: RANK\. Start the tool with tools/dist_train\.sh'),
+    ({}, r'missing: RANK, WORLD_SIZE'),
+    ({'RANK': 'one', 'WORLD_SIZE': '2'},
+     r"RANK must be a non-negative integer, got 'one'"),
+])
+def test_pytorch_launcher_outside_torchrun(init_calls, monkeypatch, device,
+                                           variables, message):
+    """On any device (mmengine's own GPU set-up would die on a bare
+    ``KeyError: 'RANK'``)."""
+    monkeypatch.setattr(dist_module, 'get_device', lambda: device)
+    monkeypatch.delenv('RANK')
+    monkeypatch.delenv('WORLD_SIZE')
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=message):
+        setup_cpu_distributed(make_cfg())
+    assert init_calls == []
