@@ -81,7 +81,7 @@ setup(
     include_package_data=True,
     cmdclass={'build_py': BuildPyWithMim},
     install_requires=[
-        'torch>=2.0',
+        'torch>=2.10',
         'timm>=0.9',
         'mmengine>=0.10.3,<1.0',
         'mmpretrain>=1.2.0,<1.3',
