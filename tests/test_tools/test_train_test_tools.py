@@ -1,12 +1,15 @@
 """End-to-end runs of tools/train.py and tools/test.py on a tiny config."""
+import json
 import pickle
 import re
 import shutil
+import subprocess
 import sys
 
+import cv2
 import pytest
 import torch
-from conftest import run_in_repo, write_tiny_config
+from conftest import REPO, repo_env, run_in_repo, write_tiny_config
 
 
 @pytest.fixture(scope='module')
@@ -58,6 +61,31 @@ def test_test_tool_reports_accuracy(trained, tiny_config, tmp_path):
     with open(out, 'rb') as f:
         preds = pickle.load(f)
     assert len(preds) == 20 and preds[0]['pred_score'].shape == (10, )
+
+
+def test_test_tool_metrics_json_and_drawn_predictions(trained, tiny_config,
+                                                      tmp_path):
+    out, show_dir = tmp_path / 'metrics.json', tmp_path / 'vis'
+    log = run_tool('tools/test.py', tiny_config, trained[0] / 'epoch_2.pth',
+                   '--work-dir', tmp_path, '--out', out, '--out-item',
+                   'metrics', '--show-dir', show_dir, '--interval', '10')
+    test_acc = re.search(r'Epoch\(test\).*accuracy/top1: ([\d.]+)', log)
+    metrics = json.loads(out.read_text())
+    assert metrics == {'accuracy/top1': pytest.approx(float(test_acc[1]))}
+    # Samples 0 and 10 of the 20, drawn at 224 px.
+    drawn = sorted(show_dir.glob('*.png'))
+    assert [p.name.split('_')[0] for p in drawn] == ['0', '10']
+    assert cv2.imread(str(drawn[0])).shape[:2] == (224, 224)
+
+
+def test_test_tool_rejects_other_out_formats(tiny_config, tmp_path):
+    proc = subprocess.run(
+        [sys.executable, 'tools/test.py', str(tiny_config), 'x.pth',
+         '--out', str(tmp_path / 'preds.csv')],
+        cwd=REPO, env=repo_env(), capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert '--out must name a .pkl, .pickle or .json file, got' in \
+        proc.stderr
 
 
 def assert_same_weights(ckpt_a, ckpt_b):
