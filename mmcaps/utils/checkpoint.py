@@ -286,7 +286,7 @@ def _load_local(filename: str, map_location: MapLocation,
         raise FileNotFoundError(f'Checkpoint not found: {path}')
     with open(path, 'rb') as f:
         return _torch_load(f, path, map_location,
-                           trusted or _is_trusted(path), path)
+                           trusted or _is_trusted(path), osp.abspath(path))
 
 
 def download_checkpoint(url: str,
@@ -503,8 +503,9 @@ def _check_fit(model: nn.Module, state_dict: Dict[str, torch.Tensor],
         problems.append(f'{len(unexpected)} of its {len(state_dict)} '
                         f'weights are not in the model: {_shown(unexpected)}')
     if wrong_shape:
-        problems.append(f'{len(wrong_shape)} have the wrong shape: '
-                        f'{_shown(wrong_shape)}')
+        verb = 'has' if len(wrong_shape) == 1 else 'have'
+        problems.append(f'{len(wrong_shape)} of its weights {verb} the '
+                        f'wrong shape: {_shown(wrong_shape)}')
     if problems:
         raise BadCheckpointError(
             f'Checkpoint {source} does not fit the {type(model).__name__} '

@@ -63,8 +63,8 @@ def fit_payloads(state_dict: dict) -> dict:
                              fits + rf": \d+ of the model's \d+ weights are "
                              rf'missing from it: {re.escape(first)}'),
         'wrong shape': ({'state_dict': wrong_shape},
-                        fits + rf': 1 have the wrong shape: {param} '
-                        r'\(checkpoint \(.*\), model \(.*\)\)'),
+                        fits + r': 1 of its weights has the wrong shape: '
+                        rf'{param} \(checkpoint \(.*\), model \(.*\)\)'),
         'renamed weights': ({'state_dict': renamed},
                             fits + r'.*weights are not in the model: '
                             rf'old\.{re.escape(first)}'),
