@@ -106,6 +106,11 @@ def publish(in_file: str, out_file: str, drop_decoder: bool = False,
     os.close(fd)
     try:
         torch.save(release, tmp)
+        # mkstemp makes the file private; a release is as readable as any
+        # file the user creates.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         sha = sha256sum(tmp)
         date = date or datetime.date.today().strftime('%Y%m%d')
         final = f'{out_file[:-len(".pth")]}_{date}-{sha[:8]}.pth'
