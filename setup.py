@@ -86,6 +86,8 @@ setup(
         'mmengine>=0.10.3,<1.0',
         'mmpretrain>=1.2.0,<1.3',
         'numpy',
+        # The model index's entries (mmcaps.apis); mmpretrain's dependency.
+        'modelindex',
         # Imported directly; the same distribution mmengine requires.
         'opencv-python>=3',
         # mmengine 0.10 resolves `_base_ = 'mmpretrain::...'` (and openmim
