@@ -16,17 +16,23 @@ CONFIGS = sorted(
 REPO = Path(__file__).resolve().parents[1]
 
 
-# The paper: 8.2 M with the decoder, 6.8 M without; baseline CNN 35.4 M.
+# Every config's parameter count, as the code before issue 12's
+# restructuring built them (counted at commit 7004842, independently of
+# today's code). The paper: 8.2 M with the decoder, 6.8 M without;
+# baseline CNN 35.4 M.
 PARAMS = {
     'capsnet_r3-recon_1xb128_mnist.py': 8215568,
+    'capsnet_r3-recon_1xb128_mnist-inmemory.py': 8215568,
     'capsnet_r1-recon_1xb128_mnist.py': 8215568,
     'capsnet_r3-recon_1xb32-3e_mnist5k.py': 8215568,
     'capsnet_r3-recon_1xb32-1e_mnist.py': 8215568,
+    'capsnet_r3-recon_1xb32-3e_mnist.py': 8215568,
     'capsnet_r3-recon_1xb64-1e_mnist.py': 8215568,
     'capsnet_r3-recon_1xb64-1e-noshift_mnist.py': 8215568,
     'capsnet_r3_1xb128_mnist.py': 6804224,
     'capsnet_r1_1xb128_mnist.py': 6804224,
     'cnn-baseline_1xb128_mnist.py': 35445522,
+    'cnn-baseline_1xb32-3e_mnist.py': 35445522,
     # DigitCaps with self-attention routing: + 1152 x 10 log priors.
     'capsnet_selfattn-recon_1xb128_mnist.py': 8227088,
     # DigitCaps with EM routing: + beta_u, beta_a per class capsule.
@@ -35,6 +41,7 @@ PARAMS = {
     'matrix-capsnet-em_1xb32_mnist.py': 68444,
     # Efficient-CapsNet: the paper's 161,824 + the decoder's 1,411,344.
     'efficient-capsnet_1xb16_mnist.py': 1573168,
+    'efficient-capsnet_1xb16-30e_mnist.py': 1573168,
     # The paper: 11.36 M and 24.56 M.
     'capsnet_r3-recon_1xb128_multimnist.py': 11361808,
     'cnn-baseline_1xb128_multimnist.py': 24563978,
@@ -51,6 +58,7 @@ PARAMS = {
     'resnet18-cifar_capsule-head_1xb128_cifar10.py': 15712064,
     'resnet18-cifar_linear-head_1xb128_cifar10.py': 11173962,
     'timm-resnet18-layer2_capsule-head_1xb128_mnist.py': 2776528,
+    'timm-resnet18-layer2_capsule-head_1xb32-3e_mnist.py': 2776528,
     'timm-resnet18-layer2_linear-head_1xb128_mnist.py': 678090,
     'timm-resnet18-layer2_capsule-head_1xb128_fashion-mnist.py': 2776528,
     'timm-resnet18-layer2_linear-head_1xb128_fashion-mnist.py': 678090,
@@ -59,8 +67,11 @@ PARAMS = {
 }
 
 
-def test_configs_found():
-    assert {Path(c).name for c in CONFIGS} >= set(PARAMS)
+def test_every_config_has_its_parameter_count():
+    names = [Path(c).name for c in CONFIGS]
+    # PARAMS is keyed by file name.
+    assert len(set(names)) == len(names)
+    assert set(names) == set(PARAMS)
 
 
 @pytest.mark.parametrize('config', CONFIGS)
@@ -78,8 +89,7 @@ def test_config_builds_and_trains_one_step(config):
     model = MODELS.build(model_cfg)
     model.init_weights()
     name = Path(config).name
-    if name in PARAMS:
-        assert sum(p.numel() for p in model.parameters()) == PARAMS[name]
+    assert sum(p.numel() for p in model.parameters()) == PARAMS[name]
     if name.startswith('capsnet_r'):
         # The name says the routing iterations and whether it reconstructs.
         routing = model.head.capsules.routing
@@ -127,6 +137,24 @@ def test_many_primary_capsules_initialise_w_small(config):
     model = MODELS.build(cfg.model)
     torch.manual_seed(0)
     model.init_weights()
+    assert model.head.capsules.init_std == 0.01
     w = model.head.capsules.weight
     assert w.abs().max() <= 0.02
     assert 0.008 < w.std() < 0.0095
+
+
+def test_efficient_capsnet_w_is_keras_he_normal():
+    """Keras' he_normal on the official W (fan_in 1280): a normal of std
+    sqrt(2 / 1280) / 0.8796 = 0.04494 truncated at 2 std, whose standard
+    deviation is sqrt(2 / 1280) = 0.0395."""
+    cfg = Config.fromfile(str(
+        REPO / 'configs/efficient_capsnet/efficient-capsnet_1xb16_mnist.py'))
+    assert cfg.model.head.init_std == 0.04494
+    model = MODELS.build(cfg.model)
+    torch.manual_seed(0)
+    model.init_weights()
+    w = model.head.capsules.weight
+    assert model.head.capsules.init_std == 0.04494
+    assert w.abs().max() <= 0.08988
+    assert w.abs().max() > 0.99 * 0.08988
+    assert abs(w.std().item() / (2 / 1280)**0.5 - 1) < 0.03

@@ -151,19 +151,3 @@ def test_a_whole_batch_is_seeded_from_all_its_keys():
     dataset = SeededDataset(BatchDraws(), seed=2)
     assert dataset.__getitems__([(1, 5), (1, 7)]) == [
         expected_draws((2, SAMPLE_STREAM, 1, 5, 7))[1]]
-
-
-def test_resumable_sampler_keys_and_start():
-    sampler = ResumableSampler(
-        dict(type='DefaultSampler', shuffle=True), dataset=range(10), seed=0)
-    inner = DefaultSampler(range(10), shuffle=True, seed=0)
-    for epoch in (0, 3):
-        sampler.set_epoch(epoch)
-        inner.set_epoch(epoch)
-        order = list(inner)
-        assert list(sampler) == [(epoch, i) for i in order]
-        sampler.start = 4
-        assert list(sampler) == [(epoch, i) for i in order[4:]]
-        assert len(sampler) == 10  # a whole epoch, also when resumed
-        sampler.start = 0
-    assert list(iter(ResumableSampler(range(3)))) == [(0, 0), (0, 1), (0, 2)]

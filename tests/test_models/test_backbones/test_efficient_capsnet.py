@@ -5,15 +5,14 @@ import numpy as np
 import pytest
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from mmengine.config import Config
 from mmpretrain.registry import MODELS, TRANSFORMS
 from mmpretrain.structures import DataSample
 
 import mmcaps  # noqa: F401
 from mmcaps.models.backbones import EfficientCapsNet
-from mmcaps.models.backbones.efficient_capsnet import DepthwisePrimaryCaps
-from mmcaps.models.utils import SelfAttentionRouting, squash_efficient
+from mmcaps.models.layers import DepthwisePrimaryCaps
+from mmcaps.models.routings import SelfAttentionRouting
 
 REPO = Path(__file__).resolve().parents[3]
 CONFIG = REPO / 'configs/efficient_capsnet/efficient-capsnet_1xb16_mnist.py'
@@ -49,6 +48,7 @@ def test_paper_layers():
     ]
     bn = net.convs[2]
     assert bn.momentum == 0.01 and bn.eps == 1e-3
+    assert isinstance(net.primary_caps, DepthwisePrimaryCaps)
     dw = net.primary_caps.conv
     assert dw.groups == 128 and dw.kernel_size == (9, 9)
 
@@ -79,37 +79,6 @@ def test_parameter_count_per_layer():
     assert buffers == bn
 
 
-def loop_depthwise_capsules(x, conv, dim):
-    """One channel at a time, capsules gathered with explicit loops:
-    capsule (t, row, col) = channels t*D .. t*D + D - 1 at (row, col)."""
-    maps = [
-        F.conv2d(x[:, c:c + 1], conv.weight[c:c + 1], conv.bias[c:c + 1])
-        for c in range(x.shape[1])
-    ]
-    out = torch.cat(maps, dim=1)
-    _, channels, h, w = out.shape
-    capsules = [
-        out[:, t * dim:(t + 1) * dim, row, col]
-        for t in range(channels // dim) for row in range(h)
-        for col in range(w)
-    ]
-    return squash_efficient(torch.stack(capsules, dim=1))
-
-
-@pytest.mark.parametrize('size', [9, 10])
-def test_depthwise_primary_caps_matches_loop(size):
-    # 9x9 -> a 1x1 grid (the paper); 10x10 -> 2x2, type-major ordering.
-    torch.manual_seed(0)
-    caps = DepthwisePrimaryCaps(12, capsule_dim=4, kernel_size=9)
-    caps.init_weights()
-    x = torch.randn(2, 12, size, size)
-    out = caps(x)
-    grid = size - 8
-    assert out.shape == (2, 3 * grid * grid, 4)
-    assert caps.num_capsules(size, size) == 3 * grid * grid
-    torch.testing.assert_close(out, loop_depthwise_capsules(x, caps.conv, 4))
-
-
 def test_init_follows_official_code():
     torch.manual_seed(0)
     net = EfficientCapsNet()
@@ -125,8 +94,10 @@ def test_init_follows_official_code():
     assert dw.weight.abs().max() <= limit
     assert dw.weight.abs().max() > 0.95 * limit
     assert float(dw.bias.abs().max()) == 0
-    # Keras' he_normal on the FCCaps W: std sqrt(2 / 1280) / 0.8796.
+    # Keras' he_normal on the FCCaps W: std sqrt(2 / 1280) / 0.8796, the
+    # head's init_std.
     model = MODELS.build(Config.fromfile(str(CONFIG)).model)
+    assert model.head.capsules.init_std == 0.04494
     model.init_weights()
     w = model.head.capsules.weight
     assert w.abs().max() <= 0.08988

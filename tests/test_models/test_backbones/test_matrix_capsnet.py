@@ -28,7 +28,7 @@ def paper_count(in_channels, a, b, c, d, classes):
 
 
 def build_model(classes=5, **backbone):
-    routing = dict(type='EMRouting', num_iterations=1)
+    routing = dict(type='MatrixEMRouting', num_iterations=1)
     backbone = dict(type='MatrixCapsNet', conv1_channels=64,
                     primary_types=8, caps1_types=16, caps2_types=16,
                     routing=routing, **backbone)
@@ -74,7 +74,7 @@ def test_output_grid(size, grid):
     torch.manual_seed(0)
     backbone = MatrixCapsNet(conv1_channels=4, primary_types=2,
                              caps1_types=2, caps2_types=3,
-                             routing=dict(type='EMRouting', num_iterations=1))
+                             routing=dict(num_iterations=1))
     (poses, acts), = backbone(torch.rand(2, 1, size, size))
     assert poses.shape == (2, 3, 16, grid, grid)
     assert acts.shape == (2, 3, grid, grid)

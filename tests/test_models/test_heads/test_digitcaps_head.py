@@ -94,6 +94,26 @@ def test_errors():
                                              torch.tensor([0]))
 
 
+def test_init_std_reaches_the_capsule_layer():
+    torch.manual_seed(4)
+    head = DigitCapsHead(10, 1152, init_std=0.01)
+    assert head.capsules.init_std == 0.01
+    w = head.capsules.weight
+    # Truncated at 2 std: standard deviation 0.8796 * 0.01.
+    assert w.abs().max() <= 0.02
+    assert abs(w.std().item() / 0.008796 - 1) < 0.01
+    # The default is the official code's 0.1.
+    assert DigitCapsHead(10, 12).capsules.init_std == 0.1
+    with pytest.raises(ValueError, match='init_std must be a positive '
+                       'number, got 0'):
+        DigitCapsHead(10, 12, init_std=0)
+
+
+def test_with_reconstruction_says_whether_there_is_a_decoder():
+    assert make_head().with_reconstruction is True
+    assert make_head(decoder=False).with_reconstruction is False
+
+
 def test_multimnist_head_parameter_count():
     # 3200 primary capsules of a 36x36 input; decoder 160-512-1024-1296.
     head = DigitCapsHead(10, 3200, num_predictions=2,

@@ -5,11 +5,12 @@ from mmpretrain.structures import DataSample
 import mmcaps  # noqa: F401
 from mmcaps.models.heads import MatrixCapsHead
 from mmcaps.models.losses import SpreadLoss
+from mmcaps.models.routings import MatrixEMRouting
 
 
 def make_head(**kwargs):
     cfg = dict(num_classes=4, in_types=2,
-               routing=dict(type='EMRouting', num_iterations=2,
+               routing=dict(type='MatrixEMRouting', num_iterations=2,
                             final_lambda=1.0))
     cfg.update(kwargs)
     return MatrixCapsHead(**cfg)
@@ -28,6 +29,10 @@ def samples(labels):
 def test_parameters():
     # T * K * P^2 + 2 * K.
     assert sum(p.numel() for p in make_head().parameters()) == 2 * 4 * 16 + 8
+    routing = make_head().capsules.routing
+    assert isinstance(routing, MatrixEMRouting) and routing.out_types == 4
+    assert (routing.num_iterations, routing.final_lambda) == (2, 1.0)
+    assert make_head().with_reconstruction is False
 
 
 def test_predict_scores_are_class_activations():
@@ -54,8 +59,12 @@ def test_loss_is_spread_loss_of_activations():
 
 
 def test_bad_arguments_and_samples():
-    with pytest.raises(ValueError, match='num_classes must be an integer'):
+    with pytest.raises(ValueError, match='num_classes must be an integer >= '
+                       '2, got 1'):
         make_head(num_classes=1)
+    with pytest.raises(ValueError, match="routing must be a MatrixEMRouting "
+                       "config, got type 'EMRouting'"):
+        make_head(routing=dict(type='EMRouting'))
     with pytest.raises(ValueError, match='one class per sample'):
         make_head().loss(
             feats(), [DataSample().set_gt_label([0, 1])] * 3)

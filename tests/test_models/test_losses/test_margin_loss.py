@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from mmcaps.models.losses import MarginLoss, labels_to_targets
+from mmcaps.models.losses import MarginLoss
 from mmcaps.models.utils import capsule_length, squash
 
 
@@ -44,7 +44,7 @@ def test_label_out_of_range():
     with pytest.raises(ValueError, match=r'label 10 is outside.*\[0, 9\]'):
         MarginLoss()(torch.rand(2, 10), torch.tensor([3, 10]))
     with pytest.raises(ValueError, match='label -1'):
-        labels_to_targets(torch.tensor([-1]), 10)
+        MarginLoss()(torch.rand(1, 10), torch.tensor([-1]))
 
 
 def test_bad_margins():

@@ -1,8 +1,11 @@
+import re
+
 import pytest
 import torch
 from mmpretrain.structures import DataSample
 
-from mmcaps.models.utils import RandomShiftDataPreprocessor, random_shift
+from mmcaps.models.utils import (CapsDataPreprocessor,
+                                 RandomShiftDataPreprocessor, random_shift)
 
 
 def shift_by_hand(img, dy, dx, fill):
@@ -64,5 +67,33 @@ def test_preprocessor_shifts_raw_image_with_black_only_in_training():
         ]
         assert any(
             torch.allclose(shifted[b], c, atol=1e-3) for c in candidates)
-    with pytest.raises(ValueError, match='random_shift'):
+    with pytest.raises(ValueError, match='^' + re.escape(
+            'RandomShiftDataPreprocessor: random_shift must be a non-negative '
+            'integer, got -1')):
         RandomShiftDataPreprocessor(random_shift=-1)
+    # A CapsDataPreprocessor: it gives the raw images back.
+    assert isinstance(pre, CapsDataPreprocessor)
+    torch.testing.assert_close(pre.denormalize(plain), raw.float())
+
+
+@pytest.mark.parametrize('mean,std', [([30.], [70.]), ([0.], [255.]),
+                                      ([10., 20., 30.], [2., 4., 8.])])
+def test_denormalize_gives_the_raw_pixels(mean, std):
+    torch.manual_seed(1)
+    channels = len(mean)
+    raw = torch.randint(0, 256, (3, channels, 5, 4), dtype=torch.uint8)
+    pre = CapsDataPreprocessor(mean=mean, std=std)
+    inputs = pre(dict(inputs=list(raw)), training=True)['inputs']
+    # The normalised input, by hand, and back.
+    m = torch.tensor(mean).view(1, -1, 1, 1)
+    s = torch.tensor(std).view(1, -1, 1, 1)
+    torch.testing.assert_close(inputs, (raw.float() - m) / s)
+    torch.testing.assert_close(pre.denormalize(inputs), raw.float())
+
+
+def test_denormalize_without_normalisation_is_the_identity():
+    pre = CapsDataPreprocessor()
+    raw = torch.randint(0, 256, (2, 1, 3, 3), dtype=torch.uint8)
+    inputs = pre(dict(inputs=list(raw)))['inputs']
+    torch.testing.assert_close(inputs, raw.float())
+    assert pre.denormalize(inputs) is inputs

@@ -1,7 +1,9 @@
+import math
+
 import pytest
 import torch
 
-from mmcaps.models.utils import Squash, capsule_length, squash
+from mmcaps.models.utils import capsule_length, squash, squash_efficient
 
 
 def test_squash_lengths_match_formula():
@@ -19,7 +21,6 @@ def test_squash_along_other_dim():
     s = torch.randn(2, 8, 5)
     torch.testing.assert_close(
         squash(s, dim=1), squash(s.transpose(1, 2)).transpose(1, 2))
-    torch.testing.assert_close(Squash(dim=1)(s), squash(s, dim=1))
 
 
 def test_squash_zero_vector_finite_value_and_grad():
@@ -143,3 +144,66 @@ def test_squash_and_length_zero_and_tiny_vectors(dtype):
                                textbook_squash(short64).to(dtype))
     torch.testing.assert_close(capsule_length(short),
                                short64.norm().to(length.dtype))
+
+
+# squash_efficient, the squash of Efficient-CapsNet.
+
+
+def test_squash_efficient_length_by_hand():
+    # |s| = ln 2: length 1 - 1/2 = 0.5; |s| = 5: 1 - e^-5.
+    s = torch.tensor([[math.log(2) * 0.6, math.log(2) * 0.8],
+                      [3.0, 4.0], [0.0, -1e-3]], dtype=torch.float64)
+    v = squash_efficient(s)
+    expected_len = torch.tensor([0.5, 1 - math.exp(-5), 1 - math.exp(-1e-3)],
+                                dtype=torch.float64)
+    torch.testing.assert_close(v.norm(dim=-1), expected_len)
+    torch.testing.assert_close(v / v.norm(dim=-1, keepdim=True),
+                               s / s.norm(dim=-1, keepdim=True))
+
+
+def test_squash_efficient_matches_formula_in_float64():
+    torch.manual_seed(9)
+    s = torch.randn(100, 8, dtype=torch.float64) * torch.logspace(
+        -6, 2, 100, dtype=torch.float64)[:, None]
+    s.requires_grad_()
+    ref = s.detach().clone().requires_grad_()
+    n = ref.norm(dim=-1, keepdim=True)
+    expected = (1 - 1 / torch.exp(n)) * ref / n
+    grad_v = torch.randn(100, 8, dtype=torch.float64)
+    expected.backward(grad_v)
+    v = squash_efficient(s)
+    v.backward(grad_v)
+    torch.testing.assert_close(v, expected, rtol=1e-10, atol=0)
+    torch.testing.assert_close(s.grad, ref.grad, rtol=1e-8, atol=1e-12)
+    torch.testing.assert_close(squash_efficient(s.detach().T, dim=0).T,
+                               v.detach())
+
+
+def test_squash_efficient_zero_vector():
+    # v ~ s near 0: value 0 and Jacobian the identity, not NaN.
+    s = torch.zeros(16, dtype=torch.float64)
+    jacobian = torch.autograd.functional.jacobian(squash_efficient, s)
+    torch.testing.assert_close(jacobian, torch.eye(16, dtype=torch.float64))
+    assert torch.equal(squash_efficient(s), s)
+
+
+@pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16])
+def test_squash_efficient_half_precision(dtype):
+    big = torch.full((2, 16), 300.0, dtype=dtype, requires_grad=True)
+    zero = torch.zeros(2, 16, dtype=dtype, requires_grad=True)
+    v, vz = squash_efficient(big), squash_efficient(zero)
+    assert v.dtype == dtype and vz.dtype == dtype
+    assert torch.equal(vz, zero.detach())
+    torch.testing.assert_close(v.float().norm(dim=-1), torch.ones(2),
+                               rtol=1e-2, atol=0)
+    (v.float().sum() + vz.float().sum()).backward()
+    assert torch.isfinite(big.grad).all() and torch.isfinite(zero.grad).all()
+
+
+def test_squash_efficient_overflowing_norm():
+    s = torch.tensor([[3e38, 3e38], [-3e38, 0.0]], requires_grad=True)
+    v = squash_efficient(s)
+    torch.testing.assert_close(
+        v, torch.tensor([[0.5**0.5, 0.5**0.5], [-1.0, 0.0]]))
+    v.sum().backward()
+    assert torch.isfinite(s.grad).all()

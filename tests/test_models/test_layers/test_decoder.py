@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from mmcaps.models.utils import CapsuleDecoder
+from mmcaps.models.layers import CapsuleDecoder
 
 
 def test_decoder_sees_only_the_masked_capsule():

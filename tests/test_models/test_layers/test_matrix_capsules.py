@@ -1,10 +1,13 @@
+import re
+
 import pytest
 import torch
 
 import mmcaps  # noqa: F401
-from mmcaps.models.utils import (ClassMatrixCaps, ConvMatrixCaps,
-                                 PrimaryMatrixCaps, coordinate_offsets,
-                                 em_routing)
+from mmcaps.models.layers import (ClassMatrixCaps, ConvMatrixCaps,
+                                  PrimaryMatrixCaps)
+from mmcaps.models.routings import MatrixEMRouting, em_routing
+from mmcaps.models.utils import coordinate_offsets
 
 
 def num_params(module):
@@ -70,8 +73,9 @@ def loop_conv_caps(layer, poses, acts):
 def test_conv_caps_matches_loop_over_positions(kernel, stride):
     torch.manual_seed(1)
     layer = ConvMatrixCaps(2, 3, kernel, stride,
-                           routing=dict(type='EMRouting', num_iterations=2,
-                                        final_lambda=1.0))
+                           routing=dict(num_iterations=2, final_lambda=1.0))
+    assert isinstance(layer.routing, MatrixEMRouting)
+    assert layer.routing.out_types == 3
     torch.nn.init.normal_(layer.routing.beta_u)
     torch.nn.init.normal_(layer.routing.beta_a)
     poses, acts = capsule_map()
@@ -115,29 +119,45 @@ def test_conv_caps_bad_input():
         layer(torch.zeros(2, 2, 16, 5, 5))
     with pytest.raises(ValueError, match='stride must be a positive integer'):
         ConvMatrixCaps(2, 3, stride=0)
-    with pytest.raises(ValueError, match='routing must be an EMRouting'):
-        ConvMatrixCaps(2, 3, routing=dict(type='DynamicRouting'))
+    # Matrix capsules route with MatrixEMRouting: the vector EMRouting and
+    # other routings are refused.
+    for bad in ('DynamicRouting', 'EMRouting'):
+        with pytest.raises(ValueError, match='^' + re.escape(
+                'ConvMatrixCaps routes matrix capsules with EM: routing must '
+                f"be a MatrixEMRouting config, got type '{bad}'")):
+            ConvMatrixCaps(2, 3, routing=dict(type=bad))
+    with pytest.raises(ValueError, match='^' + re.escape(
+            'ConvMatrixCaps: out_types is set by the layer; remove it from '
+            'the routing config')):
+        ConvMatrixCaps(2, 3, routing=dict(out_types=3))
     with pytest.raises(ValueError, match='num_iterations must be a positive'):
-        ConvMatrixCaps(2, 3, routing=dict(type='EMRouting',
+        ConvMatrixCaps(2, 3, routing=dict(type='MatrixEMRouting',
                                           num_iterations=0))
 
 
-def test_coordinate_offsets_by_hand():
-    off = coordinate_offsets(2, 3, 4)
-    assert off.shape == (6, 4, 4)
-    # Capsule (y, x) = (1, 2) is number 1 * 3 + 2 = 5: row centre 1.5 / 2,
-    # column centre 2.5 / 3, in the right-hand column's first two entries.
-    expected = torch.zeros(4, 4)
-    expected[0, 3] = 0.75
-    expected[1, 3] = 2.5 / 3
-    torch.testing.assert_close(off[5], expected)
-    rows = torch.tensor([0.25, 0.25, 0.25, 0.75, 0.75, 0.75])
-    cols = torch.tensor([1, 3, 5, 1, 3, 5]) / 6
-    torch.testing.assert_close(off[:, 0, 3], rows)
-    torch.testing.assert_close(off[:, 1, 3], cols)
-    off[:, 0, 3] = 0
-    off[:, 1, 3] = 0
-    assert not off.any()
+def test_routing_config_with_or_without_type():
+    for routing in (dict(type='MatrixEMRouting', num_iterations=2,
+                         final_lambda=0.5, lambda_decay=0.3, eps=1e-6),
+                    dict(type=MatrixEMRouting, num_iterations=2,
+                         final_lambda=0.5, lambda_decay=0.3, eps=1e-6),
+                    dict(num_iterations=2, final_lambda=0.5,
+                         lambda_decay=0.3, eps=1e-6)):
+        before = dict(routing)
+        for layer, types in ((ConvMatrixCaps(2, 3, routing=routing), 3),
+                             (ClassMatrixCaps(2, 5, routing=routing), 5)):
+            r = layer.routing
+            assert isinstance(r, MatrixEMRouting)
+            assert (r.out_types, r.num_iterations, r.final_lambda,
+                    r.lambda_decay, r.eps) == (types, 2, 0.5, 0.3, 1e-6)
+        # The config is not modified.
+        assert routing == before
+    default = ConvMatrixCaps(2, 3).routing
+    assert (default.num_iterations, default.final_lambda,
+            default.lambda_decay, default.eps) == (3, 0.01, 0.95, 1e-8)
+    with pytest.raises(ValueError, match='^' + re.escape(
+            'ClassMatrixCaps routes matrix capsules with EM: routing must be '
+            "a MatrixEMRouting config, got type 'SelfAttentionRouting'")):
+        ClassMatrixCaps(2, 5, routing=dict(type='SelfAttentionRouting'))
 
 
 def test_class_caps_votes_and_coordinate_addition():

@@ -1,15 +1,18 @@
 import math
+import re
 from pathlib import Path
 
 import pytest
 import torch
+from mmengine.analysis import FlopAnalyzer
 from mmengine.config import Config
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 import mmcaps  # noqa: F401
-from mmcaps.models.utils import (CapsuleLayer, SelfAttentionRouting,
-                                 build_routing, squash, squash_efficient)
+from mmcaps.models.layers import CapsuleLayer
+from mmcaps.models.routings import SelfAttentionRouting, build_routing
+from mmcaps.models.utils import squash, squash_efficient
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -52,8 +55,13 @@ def matrix_self_attention(u_hat, priors):
     return squash_efficient(s), coupling
 
 
-def routing_with_priors(n_out, n_in, seed=0):
-    routing = SelfAttentionRouting(n_in, n_out).double()
+def ones(u_hat):
+    """Input activations of 1 (self-attention routing does not use them)."""
+    return u_hat.new_ones(u_hat.shape[0], u_hat.shape[2])
+
+
+def routing_with_priors(n_out, n_in, dim, seed=0):
+    routing = SelfAttentionRouting(n_in, n_out, dim).double()
     with torch.no_grad():
         routing.log_priors.copy_(
             torch.randn(n_out, n_in, generator=torch.Generator().manual_seed(
@@ -64,8 +72,8 @@ def routing_with_priors(n_out, n_in, seed=0):
 def test_matches_loop_reference():
     torch.manual_seed(0)
     u_hat = torch.randn(2, 3, 5, 4, dtype=torch.float64)
-    routing = routing_with_priors(3, 5)
-    v, c = routing(u_hat, return_coupling=True)
+    routing = routing_with_priors(3, 5, 4)
+    v, c = routing(u_hat, ones(u_hat), return_coupling=True)
     v_ref, c_ref = loop_self_attention(u_hat, routing.log_priors.detach())
     torch.testing.assert_close(v, v_ref)
     torch.testing.assert_close(c, c_ref)
@@ -75,12 +83,12 @@ def test_matches_explicit_attention_matrix():
     # Row sums of A without forming A: the same values, float32 and 64.
     torch.manual_seed(1)
     u_hat = torch.randn(3, 10, 16, 16, dtype=torch.float64) * 0.5
-    routing = routing_with_priors(10, 16, seed=1)
-    v, c = routing(u_hat, return_coupling=True)
+    routing = routing_with_priors(10, 16, 16, seed=1)
+    v, c = routing(u_hat, ones(u_hat), return_coupling=True)
     v_ref, c_ref = matrix_self_attention(u_hat, routing.log_priors.detach())
     torch.testing.assert_close(v, v_ref, rtol=1e-12, atol=1e-14)
     torch.testing.assert_close(c, c_ref, rtol=1e-12, atol=1e-14)
-    v32 = routing.float()(u_hat.float())
+    v32 = routing.float()(u_hat.float(), ones(u_hat).float())
     torch.testing.assert_close(v32, v_ref.float())
 
 
@@ -88,7 +96,8 @@ def test_hand_computed_two_outputs_one_input():
     # D = 1, one input capsule: logits u_j^2, so c = softmax(1, 4) for
     # votes 1 and 2; v_j = (1 - e^-|s_j|) sign(s_j) with s_j = c_j u_j.
     u_hat = torch.tensor([[[[1.0]], [[2.0]]]], dtype=torch.float64)
-    v, c = SelfAttentionRouting(1, 2).double()(u_hat, return_coupling=True)
+    v, c = SelfAttentionRouting(1, 2, 1).double()(u_hat, ones(u_hat),
+                                                  return_coupling=True)
     c0 = math.e / (math.e + math.e**4)
     torch.testing.assert_close(c.flatten(),
                                torch.tensor([c0, 1 - c0],
@@ -101,7 +110,8 @@ def test_hand_computed_two_outputs_one_input():
 def test_coupling_sums_to_one_over_outputs():
     torch.manual_seed(2)
     u_hat = torch.randn(4, 10, 7, 16)
-    _, c = SelfAttentionRouting(7, 10)(u_hat, return_coupling=True)
+    _, c = SelfAttentionRouting(7, 10, 16)(u_hat, ones(u_hat),
+                                           return_coupling=True)
     torch.testing.assert_close(c.sum(dim=1), torch.ones(4, 7))
     assert not torch.allclose(c.sum(dim=2), torch.ones(4, 10))
 
@@ -111,13 +121,13 @@ def test_log_priors_added_after_softmax():
     # weigh the votes of output 1 on top of c.
     torch.manual_seed(3)
     u_hat = torch.randn(1, 2, 3, 4)
-    routing = SelfAttentionRouting(3, 2)
+    routing = SelfAttentionRouting(3, 2, 4)
     assert routing.log_priors.shape == (2, 3)
     assert torch.equal(routing.log_priors, torch.zeros(2, 3))
-    _, c = routing(u_hat, return_coupling=True)
+    _, c = routing(u_hat, ones(u_hat), return_coupling=True)
     with torch.no_grad():
         routing.log_priors.fill_(0.5)
-    v, c_after = routing(u_hat, return_coupling=True)
+    v, c_after = routing(u_hat, ones(u_hat), return_coupling=True)
     torch.testing.assert_close(c_after, c)
     s = ((c + 0.5).unsqueeze(-1) * u_hat).sum(dim=2)
     torch.testing.assert_close(v, squash_efficient(s))
@@ -126,30 +136,54 @@ def test_log_priors_added_after_softmax():
 def test_squash_option():
     torch.manual_seed(4)
     u_hat = torch.randn(2, 3, 4, 5)
-    paper = SelfAttentionRouting(4, 3)
-    sabour = SelfAttentionRouting(4, 3, squash='sabour')
-    _, c = paper(u_hat, return_coupling=True)
+    paper = SelfAttentionRouting(4, 3, 5)
+    sabour = SelfAttentionRouting(4, 3, 5, squash='sabour')
+    acts = ones(u_hat)
+    _, c = paper(u_hat, acts, return_coupling=True)
     s = (c.unsqueeze(-1) * u_hat).sum(dim=2)
-    torch.testing.assert_close(paper(u_hat), squash_efficient(s))
-    torch.testing.assert_close(sabour(u_hat), squash(s))
+    torch.testing.assert_close(paper(u_hat, acts), squash_efficient(s))
+    torch.testing.assert_close(sabour(u_hat, acts), squash(s))
+    assert repr(sabour) == ('SelfAttentionRouting(in_capsules=4, '
+                            "out_capsules=3, out_dim=5, squash='sabour')")
 
 
-def test_multiply_adds():
-    # Agreement and weighted sum, each B * N_out * N_in * D_out.
-    routing = SelfAttentionRouting(1152, 10)
-    assert routing.multiply_adds((2, 10, 1152, 16)) == 2 * 2 * 10 * 1152 * 16
-    assert SelfAttentionRouting(4, 3).multiply_adds((1, 3, 4, 5)) == 120
+def test_activations_are_not_used():
+    torch.manual_seed(10)
+    u_hat = torch.randn(2, 3, 4, 5)
+    routing = SelfAttentionRouting(4, 3, 5)
+    v, c = routing(u_hat, ones(u_hat), return_coupling=True)
+    v_other, c_other = routing(u_hat, torch.rand(2, 4), return_coupling=True)
+    assert torch.equal(v, v_other) and torch.equal(c, c_other)
+
+
+@pytest.mark.parametrize('in_capsules,out_capsules,out_dim,batch',
+                         [(1152, 10, 16, 2), (4, 3, 5, 1)])
+def test_flops_inside_capsule_layer(in_capsules, out_capsules, out_dim,
+                                    batch):
+    # The jit FLOP counter sees the agreement and the weighted sum, each
+    # B * N_out * N_in * D_out (no handle needed), beside the votes' bmm.
+    layer = CapsuleLayer(in_capsules, 8, out_capsules, out_dim,
+                         dict(type='SelfAttentionRouting'))
+    analyzer = FlopAnalyzer(layer, (torch.rand(batch, in_capsules, 8), ))
+    analyzer.unsupported_ops_warnings(False)
+    analyzer.uncalled_modules_warnings(False)
+    routing = 2 * batch * out_capsules * in_capsules * out_dim
+    assert analyzer.by_module()['routing'] == routing
+    assert analyzer.total() == (
+        in_capsules * batch * 8 * out_capsules * out_dim + routing)
+    if in_capsules == 4:
+        assert routing == 120
 
 
 def test_gradcheck():
     torch.manual_seed(5)
     u = (torch.randn(1, 3, 4, 3, dtype=torch.float64) * 0.8)
     u.requires_grad_()
-    routing = routing_with_priors(3, 4, seed=5)
+    routing = routing_with_priors(3, 4, 3, seed=5)
 
     def run(votes, priors):
         return torch.func.functional_call(routing, {'log_priors': priors},
-                                          (votes, True))
+                                          (votes, ones(votes), True))
 
     priors = routing.log_priors.detach().clone().requires_grad_()
     assert torch.autograd.gradcheck(run, (u, priors))
@@ -157,8 +191,8 @@ def test_gradcheck():
 
 def test_zero_votes():
     u = torch.zeros(2, 3, 4, 5, requires_grad=True)
-    routing = SelfAttentionRouting(4, 3)
-    v, c = routing(u, return_coupling=True)
+    routing = SelfAttentionRouting(4, 3, 5)
+    v, c = routing(u, ones(u), return_coupling=True)
     assert torch.equal(v, torch.zeros(2, 3, 5))
     torch.testing.assert_close(c, torch.full((2, 3, 4), 1 / 3))
     v.sum().backward()
@@ -172,8 +206,8 @@ def test_huge_votes_finite():
     torch.manual_seed(6)
     u = torch.randn(2, 3, 8, 16) * 1e20
     u.requires_grad_()
-    routing = SelfAttentionRouting(8, 3)
-    v, c = routing(u, return_coupling=True)
+    routing = SelfAttentionRouting(8, 3, 16)
+    v, c = routing(u, ones(u), return_coupling=True)
     assert torch.isfinite(v).all() and torch.isfinite(c).all()
     v_ref, c_ref = matrix_self_attention(u.detach().double(),
                                          torch.zeros(3, 8,
@@ -191,42 +225,50 @@ def test_half_precision_votes(dtype):
     # in float32 and returns the input dtype.
     torch.manual_seed(7)
     u = (torch.rand(2, 10, 1152, 16) * 200).to(dtype)
-    routing = SelfAttentionRouting(1152, 10)
-    v = routing(u)
+    routing = SelfAttentionRouting(1152, 10, 16)
+    v = routing(u, ones(u))
     assert v.dtype == dtype and torch.isfinite(v).all()
-    torch.testing.assert_close(v.float(), routing(u.float()),
+    torch.testing.assert_close(v.float(),
+                               routing(u.float(), ones(u).float()),
                                rtol=1e-2, atol=1e-2)
 
 
 def test_runs_in_float32_under_autocast():
     torch.manual_seed(8)
     u = torch.randn(2, 10, 16, 16)
-    routing = SelfAttentionRouting(16, 10)
-    expected, c_expected = routing(u, return_coupling=True)
+    routing = SelfAttentionRouting(16, 10, 16)
+    expected, c_expected = routing(u, ones(u), return_coupling=True)
     with torch.autocast('cpu', dtype=torch.bfloat16):
-        v, c = routing(u, return_coupling=True)
+        v, c = routing(u, ones(u), return_coupling=True)
     assert v.dtype == torch.float32 and c.dtype == torch.float32
     torch.testing.assert_close(v, expected, rtol=0, atol=0)
     torch.testing.assert_close(c, c_expected, rtol=0, atol=0)
 
 
-@pytest.mark.parametrize('kwargs, match', [
-    (dict(in_capsules=0, out_capsules=3), 'in_capsules'),
-    (dict(in_capsules=True, out_capsules=3), 'in_capsules'),
-    (dict(in_capsules=4, out_capsules=1.5), 'out_capsules'),
-    (dict(in_capsules=4, out_capsules=3, squash='hinton'), 'squash'),
+@pytest.mark.parametrize('kwargs, message', [
+    (dict(in_capsules=0, out_capsules=3),
+     'SelfAttentionRouting: in_capsules must be a positive integer, got 0'),
+    (dict(in_capsules=True, out_capsules=3),
+     'SelfAttentionRouting: in_capsules must be a positive integer, got '
+     'True'),
+    (dict(in_capsules=4, out_capsules=1.5),
+     'SelfAttentionRouting: out_capsules must be a positive integer, got '
+     '1.5'),
+    (dict(in_capsules=4, out_capsules=3, squash='hinton'),
+     "SelfAttentionRouting: squash must be one of ['efficient', 'sabour'], "
+     "got 'hinton'"),
 ])
-def test_bad_arguments(kwargs, match):
-    with pytest.raises(ValueError, match=match):
-        SelfAttentionRouting(**kwargs)
+def test_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match='^' + re.escape(message) + '$'):
+        SelfAttentionRouting(out_dim=8, **kwargs)
 
 
 def test_wrong_vote_shape():
-    routing = SelfAttentionRouting(4, 3)
+    routing = SelfAttentionRouting(4, 3, 8)
     with pytest.raises(ValueError, match=r'N_out=3, N_in=4'):
-        routing(torch.zeros(2, 3, 5, 8))
+        routing(torch.zeros(2, 3, 5, 8), torch.ones(2, 5))
     with pytest.raises(ValueError, match=r'\(B, N_out=3'):
-        routing(torch.zeros(3, 4, 8))
+        routing(torch.zeros(3, 4, 8), torch.ones(3, 4))
 
 
 def test_built_by_capsule_layer():
@@ -274,66 +316,3 @@ def test_paper_capsnet_drop_in_config_learns():
         losses.append(loss.item())
     assert all(map(math.isfinite, losses))
     assert losses[-1] < 0.9 * losses[0], losses
-
-
-# squash_efficient, the squash of Efficient-CapsNet.
-
-
-def test_squash_efficient_length_by_hand():
-    # |s| = ln 2: length 1 - 1/2 = 0.5; |s| = 5: 1 - e^-5.
-    s = torch.tensor([[math.log(2) * 0.6, math.log(2) * 0.8],
-                      [3.0, 4.0], [0.0, -1e-3]], dtype=torch.float64)
-    v = squash_efficient(s)
-    expected_len = torch.tensor([0.5, 1 - math.exp(-5), 1 - math.exp(-1e-3)],
-                                dtype=torch.float64)
-    torch.testing.assert_close(v.norm(dim=-1), expected_len)
-    torch.testing.assert_close(v / v.norm(dim=-1, keepdim=True),
-                               s / s.norm(dim=-1, keepdim=True))
-
-
-def test_squash_efficient_matches_formula_in_float64():
-    torch.manual_seed(9)
-    s = torch.randn(100, 8, dtype=torch.float64) * torch.logspace(
-        -6, 2, 100, dtype=torch.float64)[:, None]
-    s.requires_grad_()
-    ref = s.detach().clone().requires_grad_()
-    n = ref.norm(dim=-1, keepdim=True)
-    expected = (1 - 1 / torch.exp(n)) * ref / n
-    grad_v = torch.randn(100, 8, dtype=torch.float64)
-    expected.backward(grad_v)
-    v = squash_efficient(s)
-    v.backward(grad_v)
-    torch.testing.assert_close(v, expected, rtol=1e-10, atol=0)
-    torch.testing.assert_close(s.grad, ref.grad, rtol=1e-8, atol=1e-12)
-    torch.testing.assert_close(squash_efficient(s.detach().T, dim=0).T,
-                               v.detach())
-
-
-def test_squash_efficient_zero_vector():
-    # v ~ s near 0: value 0 and Jacobian the identity, not NaN.
-    s = torch.zeros(16, dtype=torch.float64)
-    jacobian = torch.autograd.functional.jacobian(squash_efficient, s)
-    torch.testing.assert_close(jacobian, torch.eye(16, dtype=torch.float64))
-    assert torch.equal(squash_efficient(s), s)
-
-
-@pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16])
-def test_squash_efficient_half_precision(dtype):
-    big = torch.full((2, 16), 300.0, dtype=dtype, requires_grad=True)
-    zero = torch.zeros(2, 16, dtype=dtype, requires_grad=True)
-    v, vz = squash_efficient(big), squash_efficient(zero)
-    assert v.dtype == dtype and vz.dtype == dtype
-    assert torch.equal(vz, zero.detach())
-    torch.testing.assert_close(v.float().norm(dim=-1), torch.ones(2),
-                               rtol=1e-2, atol=0)
-    (v.float().sum() + vz.float().sum()).backward()
-    assert torch.isfinite(big.grad).all() and torch.isfinite(zero.grad).all()
-
-
-def test_squash_efficient_overflowing_norm():
-    s = torch.tensor([[3e38, 3e38], [-3e38, 0.0]], requires_grad=True)
-    v = squash_efficient(s)
-    torch.testing.assert_close(
-        v, torch.tensor([[0.5**0.5, 0.5**0.5], [-1.0, 0.0]]))
-    v.sum().backward()
-    assert torch.isfinite(s.grad).all()

@@ -1,8 +1,14 @@
 """The fast capsule layer against the straightforward formulation."""
+import re
+
 import pytest
 import torch
+from mmpretrain.registry import MODELS
 
-from mmcaps.models.utils import CapsuleLayer, NaiveCapsuleLayer
+import mmcaps.models
+from mmcaps.models.layers import CapsuleLayer
+from mmcaps.models.routings import BaseRouting
+from mmcaps.testing import NaiveCapsuleLayer
 
 
 @pytest.mark.parametrize('iterations', [1, 3])
@@ -31,20 +37,26 @@ def test_same_outputs_and_gradients(iterations):
 
 
 def test_naive_refuses_other_routing():
-    from mmcaps.models.utils import BaseRouting
 
     class Other(BaseRouting):
 
-        def forward(self, u_hat, return_coupling=False):
-            return u_hat.sum(2)
+        def route(self, u_hat, activations):
+            return u_hat.sum(2), u_hat.new_ones(u_hat.shape[:3])
 
-        def multiply_adds(self, u_hat_shape):
-            return 0
-
-    layer = CapsuleLayer(4, 2, 3, 2)
-    layer.routing = Other()
-    with pytest.raises(TypeError, match='DynamicRouting only'):
+    layer = CapsuleLayer(4, 2, 3, 2, routing=dict(type=Other))
+    with pytest.raises(TypeError, match='^' + re.escape(
+            'NaiveCapsuleLayer reproduces DynamicRouting only, got Other')):
         NaiveCapsuleLayer(layer)
+    for routing in ('EMRouting', 'SelfAttentionRouting'):
+        with pytest.raises(TypeError, match=f'got {routing}$'):
+            NaiveCapsuleLayer(CapsuleLayer(4, 2, 3, 2,
+                                           routing=dict(type=routing)))
+
+
+def test_not_in_the_model_api():
+    # A reference for tests and the benchmark, not a registered model part.
+    assert not hasattr(mmcaps.models, 'NaiveCapsuleLayer')
+    assert MODELS.get('NaiveCapsuleLayer') is None
 
 
 @pytest.mark.parametrize('dtype', [torch.bfloat16, torch.float16])

@@ -1,12 +1,17 @@
 import math
+import re
 
 import pytest
 import torch
+from mmengine.analysis import FlopAnalyzer
+from mmpretrain.structures import DataSample
 
 import mmcaps  # noqa: F401
 from mmcaps.models.heads import DigitCapsHead
-from mmcaps.models.utils import (CapsuleLayer, EMRouting, build_routing,
-                                 capsule_length, em_routing)
+from mmcaps.models.layers import CapsuleLayer
+from mmcaps.models.routings import (EMRouting, MatrixEMRouting, build_routing,
+                                    em_routing)
+from mmcaps.models.utils import capsule_length
 
 
 def loop_em(votes, acts, beta_u, beta_a, iterations, final_lambda=0.01,
@@ -145,17 +150,19 @@ def test_zero_and_huge_votes_stay_finite(dtype, kind):
             [0., 1e-30, 1., big]).view(1, 1, 1, 4),
     }[kind].to(dtype).requires_grad_()
     acts = torch.rand(2, 5).requires_grad_()
-    routing = EMRouting(3)
+    matrix = MatrixEMRouting(3)
+    vector = EMRouting(5, 3, 4)
     for a_in in (acts, torch.zeros(2, 5)):  # also all inputs inactive
-        mu, a, r = routing.route(votes, a_in)
-        v = routing(votes, activations=a_in)
+        mu, a, r = matrix(votes, a_in)
+        v = vector(votes, a_in)
         for x in (mu, a, r, v):
             assert torch.isfinite(x).all()
         assert ((a > 0) & (a < 1)).all()
         torch.testing.assert_close(r.sum(dim=1), torch.ones(2, 5))
         loss = a.sum() + capsule_length(v).sum() + (mu / big).sum()
         grads = torch.autograd.grad(
-            loss, [votes, acts, routing.beta_u, routing.beta_a],
+            loss, [votes, acts, matrix.beta_u, matrix.beta_a,
+                   vector.beta_u, vector.beta_a],
             allow_unused=True)
         assert all(g is None or torch.isfinite(g).all() for g in grads)
 
@@ -164,29 +171,56 @@ def test_fp32_accumulation_under_autocast():
     torch.manual_seed(2)
     votes = torch.randn(2, 3, 6, 16)
     acts = torch.rand(2, 6)
-    routing = EMRouting(3, final_lambda=1.0)
-    ref = routing.route(votes.bfloat16().float(), acts)
+    routing = MatrixEMRouting(3, final_lambda=1.0)
+    ref = routing(votes.bfloat16().float(), acts)
     with torch.autocast('cpu', dtype=torch.bfloat16):
-        out = routing.route(votes.bfloat16(), acts)
+        out = routing(votes.bfloat16(), acts)
     for x, y in zip(out, ref):
         assert x.dtype == torch.float32
         torch.testing.assert_close(x, y)
+    # The vector capsules come back in the votes' dtype, the assignments
+    # in float32.
+    vector = EMRouting(6, 3, 16, final_lambda=1.0)
+    v_ref, r_ref = vector(votes.bfloat16().float(), acts,
+                          return_coupling=True)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        v, r = vector(votes.bfloat16(), acts, return_coupling=True)
+    assert v.dtype == torch.bfloat16 and r.dtype == torch.float32
+    torch.testing.assert_close(v, v_ref.bfloat16())
+    torch.testing.assert_close(r, r_ref)
 
 
 def test_drop_in_output_length_is_the_activation():
     torch.manual_seed(3)
-    routing = EMRouting(4, num_iterations=2)
+    routing = EMRouting(9, 4, 6, num_iterations=2)
+    torch.nn.init.normal_(routing.beta_u)
+    torch.nn.init.normal_(routing.beta_a)
     u_hat = torch.randn(3, 4, 9, 6)
     acts = torch.rand(3, 9)
-    v, r = routing(u_hat, return_coupling=True, activations=acts)
+    v, r = routing(u_hat, acts, return_coupling=True)
     mu, a, r_ref = em_routing(u_hat, acts, routing.beta_u, routing.beta_a, 2)
     torch.testing.assert_close(capsule_length(v), a)
     torch.testing.assert_close(v, a.unsqueeze(-1) * mu / mu.norm(
         dim=-1, keepdim=True))
     torch.testing.assert_close(r, r_ref)
-    # No activations: every input fully active.
-    torch.testing.assert_close(routing(u_hat),
-                               routing(u_hat, activations=torch.ones(3, 9)))
+    # route() is the same algorithm on the same (checked) inputs.
+    v_route, r_route = routing.route(u_hat, acts)
+    assert torch.equal(v_route, v) and torch.equal(r_route, r)
+    # The activations are used: all inputs fully active is another routing.
+    ones = torch.ones(3, 9)
+    mu1, a1, _ = em_routing(u_hat, ones, routing.beta_u, routing.beta_a, 2)
+    torch.testing.assert_close(routing(u_hat, ones),
+                               a1.unsqueeze(-1) * mu1 / mu1.norm(
+                                   dim=-1, keepdim=True))
+    assert not torch.allclose(routing(u_hat, ones), v)
+
+
+def test_zero_mean_gives_the_zero_vector():
+    # Votes that cancel: mean 0, shorter than eps; v = a * 0 / eps = 0.
+    u_hat = torch.ones(1, 2, 4, 3)
+    u_hat[:, :, 2:] = -1
+    v = EMRouting(4, 2, 3)(u_hat, torch.ones(1, 4))
+    assert torch.equal(v, torch.zeros(1, 2, 3))
 
 
 def test_capsule_layer_passes_lengths_as_activations():
@@ -195,6 +229,7 @@ def test_capsule_layer_passes_lengths_as_activations():
                          routing=dict(type='EMRouting', num_iterations=2))
     routing = layer.routing
     assert isinstance(routing, EMRouting) and routing.out_capsules == 3
+    assert (routing.in_capsules, routing.out_dim) == (6, 4)
     u = torch.randn(2, 6, 8) * 0.3
     v, r = layer(u, return_coupling=True)
     mu, a, r_ref = em_routing(layer.predictions(u), capsule_length(u),
@@ -209,7 +244,6 @@ def test_digitcaps_head_with_em_routing_trains():
                          routing=dict(type='EMRouting', num_iterations=3))
     # W plus beta_u and beta_a per class.
     assert sum(p.numel() for p in head.parameters()) == 12 * 4 * 8 * 6 + 8
-    from mmpretrain.structures import DataSample
     feats = (torch.rand(2, 12, 8) * 0.3, )
     samples = [DataSample().set_gt_label(i) for i in (1, 3)]
     loss = head.loss(feats, samples)['loss_margin']
@@ -217,41 +251,140 @@ def test_digitcaps_head_with_em_routing_trains():
     assert torch.isfinite(loss)
     assert head.capsules.routing.beta_a.grad.abs().sum() > 0
     preds = head.predict(feats)
-    _, a, _ = head.capsules.routing.route(
-        head.capsules.predictions(feats[0]), capsule_length(feats[0]))
+    routing = head.capsules.routing
+    _, a, _ = em_routing(head.capsules.predictions(feats[0]),
+                         capsule_length(feats[0]), routing.beta_u,
+                         routing.beta_a, 3)
     torch.testing.assert_close(torch.stack([p.pred_score for p in preds]),
                                a.detach())
 
 
-def test_parameters_and_multiply_adds():
+def test_matrix_em_routing_is_em_routing_with_its_betas():
+    votes, acts, beta_u, beta_a = tiny_case(seed=2, n_out=4)
+    routing = MatrixEMRouting(4, num_iterations=2, final_lambda=0.5,
+                              lambda_decay=0.3, eps=1e-6).double()
+    with torch.no_grad():
+        routing.beta_u.copy_(beta_u)
+        routing.beta_a.copy_(beta_a)
+    out = routing(votes, acts)
+    ref = em_routing(votes, acts, beta_u, beta_a, 2, 0.5, 0.3, 1e-6)
+    assert len(out) == 3
+    for x, y in zip(out, ref):
+        torch.testing.assert_close(x, y, rtol=0, atol=0)
+    # Against the loops, too.
+    for x, y in zip(out, loop_em(votes, acts, beta_u, beta_a, 2, 0.5, 0.3,
+                                 1e-6)):
+        torch.testing.assert_close(x, y)
+    # The betas are its parameters: 2 * out_types, initialised to 0.
+    fresh = MatrixEMRouting(4)
+    assert dict(fresh.named_parameters()).keys() == {'beta_u', 'beta_a'}
+    assert torch.equal(fresh.beta_u, torch.zeros(4))
+    assert torch.equal(fresh.beta_a, torch.zeros(4))
+    assert repr(fresh) == ('MatrixEMRouting(out_types=4, num_iterations=3, '
+                           'final_lambda=0.01, lambda_decay=0.95, '
+                           'eps=1e-08)')
+    grads = torch.autograd.grad(routing(votes, acts)[1].sum(),
+                                [routing.beta_u, routing.beta_a])
+    assert all(g.abs().sum() > 0 for g in grads)
+
+
+def test_vector_and_matrix_em_are_separate_classes():
+    # EMRouting follows the routing contract; MatrixEMRouting is what the
+    # matrix layers call, and is no BaseRouting (build_routing refuses it).
+    assert repr(EMRouting(5, 3, 4)) == (
+        'EMRouting(in_capsules=5, out_capsules=3, out_dim=4, '
+        'num_iterations=3, final_lambda=0.01, lambda_decay=0.95, eps=1e-08)')
+    with pytest.raises(ValueError, match="Unknown routing type "
+                       "'MatrixEMRouting'"):
+        build_routing(dict(type='MatrixEMRouting'), 5, 3, 4)
+
+
+def test_parameters_and_flops():
     routing = build_routing(dict(type='EMRouting', num_iterations=3),
                             in_capsules=1152, out_capsules=10, out_dim=16)
     assert sum(p.numel() for p in routing.parameters()) == 20
-    assert routing.multiply_adds((2, 10, 1152, 16)) == 12 * 2 * 10 * 1152 * 16
+    # The jit FLOP counter sees inside EM routing (no handle needed): per
+    # iteration the mean and the variance, per E-step (all but the last
+    # iteration) the Mahalanobis terms, each a vote-sized matmul
+    # B * N_out * N_in * D_out; beside the votes' bmm.
+    for iterations in (1, 3):
+        layer = CapsuleLayer(1152, 8, 10, 16, dict(
+            type='EMRouting', num_iterations=iterations))
+        analyzer = FlopAnalyzer(layer, (torch.rand(2, 1152, 8), ))
+        analyzer.unsupported_ops_warnings(False)
+        analyzer.uncalled_modules_warnings(False)
+        vote_sized = 2 * 10 * 1152 * 16
+        em = (3 * iterations - 1) * vote_sized
+        assert analyzer.by_module()['routing'] == em
+        assert analyzer.total() == 1152 * 2 * 8 * 160 + em
 
 
 @pytest.mark.parametrize('kwargs,message', [
-    (dict(num_iterations=0), 'num_iterations must be a positive integer'),
-    (dict(num_iterations=-1), 'num_iterations must be a positive integer'),
-    (dict(num_iterations=1.5), 'num_iterations must be a positive integer'),
-    (dict(num_iterations=True), 'num_iterations must be a positive integer'),
-    (dict(final_lambda=0), 'final_lambda .* must be a positive number'),
-    (dict(final_lambda=float('inf')), 'final_lambda'),
-    (dict(lambda_decay=1.0), r'lambda_decay must be in \[0, 1\)'),
-    (dict(lambda_decay=-0.1), r'lambda_decay must be in \[0, 1\)'),
-    (dict(eps=0), r'eps must be in \(0, 1\)'),
-    (dict(out_capsules=0), 'out_capsules must be a positive integer'),
+    (dict(num_iterations=0),
+     'EM routing: num_iterations must be a positive integer, got 0'),
+    (dict(num_iterations=-1),
+     'EM routing: num_iterations must be a positive integer, got -1'),
+    (dict(num_iterations=1.5),
+     'EM routing: num_iterations must be a positive integer, got 1.5'),
+    (dict(num_iterations=True),
+     'EM routing: num_iterations must be a positive integer, got True'),
+    (dict(final_lambda=0), 'EM routing: final_lambda (the inverse '
+     'temperature) must be a positive number, got 0'),
+    (dict(final_lambda=float('inf')), 'EM routing: final_lambda (the '
+     'inverse temperature) must be a positive number, got inf'),
+    (dict(lambda_decay=1.0),
+     'EM routing: lambda_decay must be a number in [0, 1), got 1.0'),
+    (dict(lambda_decay=-0.1),
+     'EM routing: lambda_decay must be a number in [0, 1), got -0.1'),
+    (dict(eps=0), 'EM routing: eps must be a number in (0, 1), got 0'),
 ])
 def test_bad_arguments(kwargs, message):
-    with pytest.raises(ValueError, match=message):
-        EMRouting(**{'out_capsules': 3, **kwargs})
+    pattern = '^' + re.escape(message) + '$'
+    with pytest.raises(ValueError, match=pattern):
+        EMRouting(5, 3, 4, **kwargs)
+    with pytest.raises(ValueError, match=pattern):
+        MatrixEMRouting(3, **kwargs)
+    with pytest.raises(ValueError, match=pattern):
+        em_routing(*tiny_case(n_in=5), **kwargs)
+
+
+def test_bad_layer_sizes():
+    with pytest.raises(ValueError, match='^' + re.escape(
+            'EMRouting: out_capsules must be a positive integer, got 0')):
+        EMRouting(5, 0, 4)
+    with pytest.raises(ValueError, match='^' + re.escape(
+            'MatrixEMRouting: out_types must be a positive integer, got '
+            'True')):
+        MatrixEMRouting(True)
 
 
 def test_bad_shapes():
-    routing = EMRouting(3)
-    with pytest.raises(ValueError, match=r'shape \(B, N_out, N_in, D_out\)'):
-        routing(torch.zeros(3, 5, 4))
-    with pytest.raises(ValueError, match=r'votes of shape \(B, 3, N_in, D\)'):
-        routing(torch.zeros(2, 4, 5, 4))
-    with pytest.raises(ValueError, match=r'activations of shape \(2, 5\)'):
-        routing(torch.zeros(2, 3, 5, 4), activations=torch.zeros(2, 4))
+    routing = EMRouting(5, 3, 4)
+    with pytest.raises(ValueError, match=re.escape(
+            'routes votes of shape (B, N_out=3, N_in=5, D_out=4)')):
+        routing(torch.zeros(3, 5, 4), torch.zeros(3, 5))
+    with pytest.raises(ValueError, match=re.escape(
+            'routes votes of shape (B, N_out=3, N_in=5, D_out=4) (the layer '
+            'it was built for), got (2, 4, 5, 4)')):
+        routing(torch.zeros(2, 4, 5, 4), torch.zeros(2, 5))
+    with pytest.raises(ValueError, match=re.escape(
+            'EMRouting expects activations of shape (2, 5), got (2, 4)')):
+        routing(torch.zeros(2, 3, 5, 4), torch.zeros(2, 4))
+    matrix = MatrixEMRouting(3)
+    with pytest.raises(ValueError, match=re.escape(
+            'MatrixEMRouting expects votes of shape (B, 3, N_in, P * P), got '
+            '(2, 4, 5, 4)')):
+        matrix(torch.zeros(2, 4, 5, 4), torch.zeros(2, 5))
+    with pytest.raises(ValueError, match=re.escape(
+            'MatrixEMRouting expects votes of shape (B, 3, N_in, P * P), got '
+            '(3, 5, 4)')):
+        matrix(torch.zeros(3, 5, 4), torch.zeros(3, 5))
+    with pytest.raises(ValueError, match=re.escape(
+            'em_routing expects activations of shape (2, 5) for votes of '
+            'shape (2, 3, 5, 4), got (2, 4)')):
+        matrix(torch.zeros(2, 3, 5, 4), torch.zeros(2, 4))
+    with pytest.raises(ValueError, match=re.escape(
+            'em_routing expects votes of shape (B, N_out, N_in, D), got '
+            '(3, 5, 4)')):
+        em_routing(torch.zeros(3, 5, 4), torch.zeros(3, 5), torch.zeros(5),
+                   torch.zeros(5))
