@@ -14,6 +14,8 @@ tensors and plain containers instead:
 - a numpy array becomes ``{'_mmcaps_type': 'numpy.ndarray', 'data':
   tensor}`` (same dtype and shape);
 - a numpy scalar becomes the equal Python number (or string);
+- a ``collections.Counter`` (a ``MultiStepLR``'s milestones) becomes
+  ``{'_mmcaps_type': 'collections.Counter', 'data': dict}``;
 
 and :func:`from_plain` rebuilds the objects, bit for bit, so that a resumed
 run logs what the uninterrupted one logged. ``PlainCheckpointHook`` applies
@@ -21,7 +23,7 @@ them to every checkpoint a Runner saves and loads.
 """
 import copy
 import os
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from typing import Any, Optional, Union
 
 import numpy as np
@@ -38,6 +40,7 @@ __all__ = [
 PLAIN_TYPE_KEY = '_mmcaps_type'
 _ARRAY = 'numpy.ndarray'
 _HISTORY_BUFFER = 'mmengine.HistoryBuffer'
+_COUNTER = 'collections.Counter'
 # Far deeper than any checkpoint; a crafted file nested deeper is refused
 # before Python's recursion limit is reached.
 _MAX_DEPTH = 100
@@ -93,6 +96,9 @@ def _to_plain(obj: Any, where: str, depth: int) -> Any:
             'count_history': _array_to_tensor(count_history, where),
             'max_length': int(obj.max_length),
         }
+    if kind is Counter:
+        return {PLAIN_TYPE_KEY: _COUNTER,
+                'data': _to_plain(dict(obj), where, depth + 1)}
     if kind in _DICT_TYPES:
         changed = {}
         for key, value in obj.items():
@@ -168,6 +174,7 @@ def _rebuild(obj: dict, where: str) -> Any:
     kind = obj[PLAIN_TYPE_KEY]
     fields = {
         _ARRAY: {'data'},
+        _COUNTER: {'data'},
         _HISTORY_BUFFER: {'log_history', 'count_history', 'max_length'},
     }.get(kind)
     if fields is None:
@@ -179,6 +186,13 @@ def _rebuild(obj: dict, where: str) -> Any:
             f'{sorted(map(str, set(obj) - {PLAIN_TYPE_KEY}))}')
     if kind == _ARRAY:
         return _tensor_to_array(obj['data'], f'{where}["data"]')
+    if kind == _COUNTER:
+        data = obj['data']
+        if type(data) is not dict or not all(
+                type(v) is int for v in data.values()):
+            raise BadCheckpointError(f'{where}["data"] should be a dict of '
+                                     f'int counts, got {data!r:.80}')
+        return Counter(data)
     log_history = _tensor_to_array(obj['log_history'],
                                    f'{where}["log_history"]', ndim=1)
     count_history = _tensor_to_array(obj['count_history'],

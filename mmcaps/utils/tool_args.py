@@ -18,8 +18,11 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Fold a tool's parsed command line into ``cfg``, in place.
 
     In this order: the launcher; the work dir (``--work-dir``, else the
-    config's, else ``./work_dirs/<config name>``); the training options
-    (``--amp``, ``--resume``, ``--no-validate``, ``--auto-scale-lr``) or
+    config's, else ``./work_dirs/<config name>``); for training, the
+    plain checkpoint format (``PlainCheckpointHook`` as
+    ``default_hooks.checkpoint_format`` unless the config sets one) and
+    the options (``--amp``, ``--resume``, ``--no-validate``,
+    ``--auto-scale-lr``) or
     the testing ones (the checkpoint, ``--show``, ``--show-dir``,
     ``--interval``, ``--wait-time``), whichever the tool has; and last
     ``--cfg-options``, which override all the others.
@@ -48,6 +51,14 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         else:
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+
+    if hasattr(args, 'resume'):
+        # Whatever runtime the config inherits (mmpretrain's own, say), a
+        # training run of ours writes checkpoints that load without trust.
+        if cfg.get('default_hooks') is None:
+            cfg.default_hooks = {}
+        cfg.default_hooks.setdefault('checkpoint_format',
+                                     dict(type='PlainCheckpointHook'))
 
     resume = getattr(args, 'resume', None)
     if resume == 'auto':

@@ -1,7 +1,7 @@
 """The plain checkpoint format, the safe loader's opt-ins and version
 check, load_model_weights, and durable file writes."""
 import os
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 
 import numpy as np
 import pytest
@@ -73,6 +73,18 @@ def test_plain_form_loads_without_trust_and_rebuilds_exactly(tmp_path):
     assert isinstance(original['message_hub']['log_scalars']['train/loss'],
                       HistoryBuffer)
     assert type(original['message_hub']['runtime_info']['eta']) is np.float64
+
+
+def test_plain_counter_is_rebuilt_as_a_counter(tmp_path):
+    # MultiStepLR keeps its milestones in a Counter.
+    state = {'milestones': Counter({30: 1, 60: 2}), 'gamma': 0.1}
+    loaded = save_load(to_plain({'param_schedulers': [state]}), tmp_path)
+    rebuilt = from_plain(loaded)['param_schedulers'][0]
+    assert type(rebuilt['milestones']) is Counter
+    assert rebuilt == state
+    with pytest.raises(BadCheckpointError, match='should be a dict of int'):
+        from_plain({PLAIN_TYPE_KEY: 'collections.Counter',
+                    'data': {1: 'x'}})
 
 
 def test_plain_history_buffer_statistics_survive(tmp_path):

@@ -46,6 +46,23 @@ def test_training_options():
     assert cfg.resume is True and cfg.load_from == 'ckpt.pth'
 
 
+def test_training_writes_plain_checkpoints_whatever_the_runtime():
+    cfg = Config.fromfile(CONFIG)
+    del cfg.default_hooks['checkpoint_format']
+    cfg = merge_args(cfg, args(resume=None))
+    assert cfg.default_hooks.checkpoint_format == dict(
+        type='PlainCheckpointHook')
+    cfg = Config(dict(model=dict()))  # no default_hooks at all
+    cfg = merge_args(cfg, args(resume=None))
+    assert cfg.default_hooks == dict(
+        checkpoint_format=dict(type='PlainCheckpointHook'))
+    # Testing leaves the hooks alone.
+    cfg = Config.fromfile(CONFIG)
+    del cfg.default_hooks['checkpoint_format']
+    assert 'checkpoint_format' not in merge_args(
+        cfg, args(checkpoint='c.pth')).default_hooks
+
+
 def test_testing_options():
     cfg = merge_args(Config.fromfile(CONFIG), args(
         checkpoint='c.pth', show=False, show_dir='vis', interval=3,
