@@ -74,8 +74,8 @@ setup(
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',
     license='Apache-2.0',
-    # hashlib.md5(usedforsecurity=...) is Python 3.9.
-    python_requires='>=3.9',
+    # torch>=2.10 supports Python 3.10 and newer.
+    python_requires='>=3.10',
     packages=find_packages(include=['mmcaps', 'mmcaps.*']),
     # mmcaps/checkpoints, as MANIFEST.in lists it.
     include_package_data=True,

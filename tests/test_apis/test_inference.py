@@ -1,13 +1,14 @@
 """Image files through mmpretrain's inference APIs and demo/image_demo.py:
 a file reaches the model exactly as the dataset's array does."""
 import json
+import subprocess
 import sys
 
 import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, run_in_repo, write_tiny_config
+from conftest import REPO, repo_env, run_in_repo, write_tiny_config
 from mmpretrain import (ImageClassificationInferencer, get_model,
                         inference_model)
 
@@ -71,3 +72,14 @@ def test_image_demo(tiny_mnist_root, tmp_path):
     assert result['pred_score'] == pytest.approx(expected['pred_score'])
     top2 = np.argsort(-expected['pred_scores'])[:2].tolist()
     assert [t['label'] for t in result['topk']] == top2
+    # A checkpoint that does not cover the model is refused, not half used.
+    state = model.state_dict()
+    del state['head.capsules.weight']
+    torch.save({'state_dict': state}, checkpoint)
+    proc = subprocess.run(
+        [sys.executable, REPO / 'demo' / 'image_demo.py', image, config,
+         '--checkpoint', checkpoint], cwd=REPO, env=repo_env(),
+        capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1
+    assert 'head.capsules.weight' in proc.stderr
+    assert 'pred_label' not in proc.stdout

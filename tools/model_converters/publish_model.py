@@ -22,8 +22,9 @@ import torch
 from mmengine.runner.checkpoint import CheckpointLoader
 
 import mmcaps
-from mmcaps.apis.model_zoo import (CHECKPOINT_ROOT, SHA256_KEY, SHIPPED_PREFIX,
-                                    sha256sum)
+from mmcaps.apis.model_zoo import (CHECKPOINT_ROOT, SHA256_KEY,
+                                   SHIPPED_PREFIX, sha256sum)
+from mmcaps.utils.fileio import fsync_dir
 
 # What a release checkpoint's meta keeps: the class names (get_model and
 # the inferencers read them) and where in training it was taken.
@@ -106,6 +107,8 @@ def publish(in_file: str, out_file: str, drop_decoder: bool = False,
     os.close(fd)
     try:
         torch.save(release, tmp)
+        with open(tmp, 'rb+') as f:
+            os.fsync(f.fileno())
         # mkstemp makes the file private; a release is as readable as any
         # file the user creates.
         umask = os.umask(0)
@@ -115,6 +118,7 @@ def publish(in_file: str, out_file: str, drop_decoder: bool = False,
         date = date or datetime.date.today().strftime('%Y%m%d')
         final = f'{out_file[:-len(".pth")]}_{date}-{sha[:8]}.pth'
         os.replace(tmp, final)
+        fsync_dir(out_dir)
     except BaseException:
         os.remove(tmp)
         raise
