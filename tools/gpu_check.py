@@ -214,6 +214,7 @@ class StageContext:
     commands: List[dict] = field(default_factory=list)
 
     def left(self) -> float:
+        """Seconds left to the stage's deadline."""
         return self.deadline - time.monotonic()
 
     def note(self, text: str) -> None:
@@ -310,18 +311,23 @@ def last_error(output: str, lines: int = 3) -> str:
 
 
 def atomic_write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename, so
+    that a reader never sees a partial file."""
     tmp = path.with_name(f'.{path.name}.tmp')
     tmp.write_text(text)
     os.replace(tmp, path)
 
 
 def free_port() -> int:
+    """A TCP port free at the time of the call, for torchrun's master."""
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         return s.getsockname()[1]
 
 
 def git_state() -> dict:
+    """The checkout's commit and whether tracked files have changes."""
+
     def git(*args):
         proc = subprocess.run(['git', *args], cwd=REPO, capture_output=True,
                               text=True)
@@ -442,6 +448,7 @@ def optim_wrapper_type(output: str) -> Optional[str]:
 
 
 def load_checkpoint(path: Path) -> dict:
+    """A checkpoint of a run of this check, loaded safely on the CPU."""
     import torch
     return torch.load(path, map_location='cpu', weights_only=True)
 
@@ -481,6 +488,9 @@ def compare_checkpoints(a: Path, b: Path) -> dict:
 
 
 def stage_environment(check: 'Check', ctx: StageContext) -> None:
+    """Stage 1: probe the environment; without a GPU (outside a dry run) or
+    an importable mmcaps the later stages are skipped, without MNIST those
+    that train."""
     probe = [sys.executable, '-c', ENV_PROBE]
     if not check.check_md5:
         check.data_root.mkdir(parents=True, exist_ok=True)
@@ -518,6 +528,8 @@ def stage_environment(check: 'Check', ctx: StageContext) -> None:
 
 
 def stage_cuda_tests(check: 'Check', ctx: StageContext) -> None:
+    """Stage 2: the CUDA tests, all passing on a GPU, all skipped in a dry
+    run."""
     result = ctx.command([
         sys.executable, '-m', 'pytest', '-m', 'cuda', 'tests/test_cuda', '-v',
         '-rfEs', '-p', 'no:cacheprovider'
@@ -545,6 +557,7 @@ def stage_cuda_tests(check: 'Check', ctx: StageContext) -> None:
 
 
 def stage_amp_train(check: 'Check', ctx: StageContext) -> None:
+    """Stage 3: tools/train.py --amp, every logged loss finite."""
     sizes = check.sizes
     work_dir = check.work_dir / 'amp_train'
     config = check.write_config(
@@ -583,6 +596,8 @@ def stage_amp_train(check: 'Check', ctx: StageContext) -> None:
 
 
 def stage_distributed_resume(check: 'Check', ctx: StageContext) -> None:
+    """Stage 4: a torchrun run and the same run resumed from its mid-epoch
+    checkpoint end in equal states."""
     sizes = check.sizes
     procs = max(check.gpus, 1)
     per_epoch = sizes.resume_iters_per_epoch
@@ -632,6 +647,8 @@ def stage_distributed_resume(check: 'Check', ctx: StageContext) -> None:
 
 
 def stage_speed(check: 'Check', ctx: StageContext) -> None:
+    """Stage 5: the benchmarks and the epoch; one that fails does not stop
+    the others."""
     errors = []
     # The goals' measurements first: bf16 against the floor, the epoch.
     runs = [('bf16', lambda: benchmark(check, ctx, 'bf16')),
@@ -723,6 +740,8 @@ def epoch_run(check: 'Check', ctx: StageContext) -> None:
 
 
 def stage_reproduction(check: 'Check', ctx: StageContext) -> None:
+    """Stage 6: the paper's CapsNet for the epochs that fit, then the
+    baseline CNN on the same schedule if it still fits."""
     estimate = check.epoch_estimate
     if estimate is None:
         raise StageSkipped('no epoch time from the speed stage to plan '
@@ -877,6 +896,7 @@ class Check:
         return path
 
     def left(self) -> float:
+        """Seconds left of the whole run's budget."""
         return self.deadline - time.monotonic()
 
     def run(self) -> int:
@@ -897,6 +917,8 @@ class Check:
         return 1 if failed else 0
 
     def run_stage(self, index: int, stage: Stage) -> None:
+        """Run stage number ``index`` (or skip it, saying why), its results
+        saved before it starts and after it ends."""
         log = self.logs / f'{index}_{stage.name}.log'
         log.write_text(f'# {index}. {stage.title}\n')
         deadline = min(time.monotonic() + stage.budget_s, self.deadline)
@@ -937,6 +959,7 @@ class Check:
         self.save()
 
     def check_prerequisites(self, stage: Stage) -> None:
+        """Skip ``stage`` if what it needs is missing."""
         if stage.name == 'environment':
             return
         if self.fatal:
@@ -945,6 +968,7 @@ class Check:
             raise StageSkipped(self.no_data)
 
     def save(self) -> None:
+        """Write results.json and summary.md as they stand."""
         self.results['elapsed_s'] = round(time.monotonic() - self.start, 1)
         self.results['goals'] = goals(self.results)
         atomic_write(self.out / 'results.json',
@@ -956,6 +980,7 @@ class Check:
 
 
 def fmt(value, digits: int = 1, unit: str = '') -> str:
+    """A number for the summary (``-`` for none)."""
     if value is None:
         return '-'
     if isinstance(value, float):
@@ -1101,6 +1126,7 @@ def summary(results: dict) -> str:
 
 
 def speed_tables(speed: dict, batch_size: int) -> List[str]:
+    """The summary's speed sections."""
     benchmarks = speed.get('benchmarks', {})
     lines = []
     precisions = [p for p in ('fp32', 'tf32', 'bf16') if p in benchmarks]
@@ -1146,7 +1172,7 @@ def speed_tables(speed: dict, batch_size: int) -> List[str]:
     return lines
 
 
-def parse_args(argv=None) -> argparse.Namespace:
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument('--out', required=True,

@@ -60,8 +60,12 @@ PAPER_CONFIG = REPO / 'configs/capsnet/capsnet_r3-recon_1xb128_mnist.py'
 # NaN (fp16 squares overflow from 256), a result in the wrong dtype, an
 # error far beyond rounding.
 AUTOCAST_TOL = {torch.float16: 1e-2, torch.bfloat16: 5e-2}
-# float32 on CUDA against float64 (reduction order, no TF32).
+# float32 on CUDA against float64 (reduction order, no TF32): measured
+# 5.6e-7 for the capsule layer on the CPU; a whole network's gradient is
+# allowed 1e-4, as cuDNN may convolve by FFT (~1e-5). TF32 would give
+# ~1e-3.
 FP32_TOL = 1e-5
+FP32_NETWORK_TOL = 1e-4
 
 
 @pytest.fixture(autouse=True)
@@ -334,7 +338,7 @@ def test_paper_capsnet_losses_and_gradients_on_cuda(dtype):
     losses64, grads64 = loss_and_grads(model64, inputs.double(), samples)
     losses, grads = loss_and_grads(model, inputs.to(CUDA), samples, dtype)
 
-    tol = FP32_TOL if dtype is None else AUTOCAST_TOL[dtype]
+    tol = FP32_NETWORK_TOL if dtype is None else AUTOCAST_TOL[dtype]
     assert losses.keys() == losses64.keys() == {'loss_margin', 'loss_recon'}
     for name, value in losses.items():
         assert value.isfinite(), name
