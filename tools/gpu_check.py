@@ -500,7 +500,9 @@ def stage_environment(check: 'Check', ctx: StageContext) -> None:
         check.fatal = ('the environment probe failed: '
                        f'{last_error(result.output)}')
         raise StageFailed(check.fatal)
-    info = json.loads(result.output.strip().splitlines()[-1])
+    # The probe's last JSON line (warnings share the output).
+    info = json.loads([line for line in result.output.splitlines()
+                       if line.startswith('{')][-1])
     smi = None
     if not check.args.dry_run:
         try:
