@@ -2,18 +2,17 @@
 mmcaps' modules registered): metrics, predictions dumped to .pkl or .json,
 and drawn predictions."""
 import argparse
-import os
 import os.path as osp
 
 import mmengine
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 
 from mmcaps.evaluation import DumpPredictions
 from mmcaps.utils import (load_model_weights,  # also registers mmcaps
                           setup_cpu_distributed)
-from mmcaps.utils.tool_args import merge_args
+from mmcaps.utils.tool_args import merge_args, parse_tool_args
 
 
 def parse_args() -> argparse.Namespace:
@@ -45,25 +44,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--wait-time', type=float, default=2,
         help='seconds each --show window stays open')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override settings of the config, key=value pairs; applied '
-        'after the other options')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
+    args = parse_tool_args(parser)
     if args.out is not None and not args.out.endswith(
             ('.pkl', '.pickle', '.json')):
         parser.error(f'--out must name a .pkl, .pickle or .json file, got '
                      f'{args.out}')
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
     return args
 
 

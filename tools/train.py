@@ -1,13 +1,12 @@
 """Train a model from an OpenMMLab config (mmpretrain's train.py, with
 mmcaps' modules registered)."""
 import argparse
-import os
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.runner import Runner
 
 from mmcaps.utils import setup_cpu_distributed  # also registers mmcaps
-from mmcaps.utils.tool_args import merge_args
+from mmcaps.utils.tool_args import merge_args, parse_tool_args
 
 
 def parse_args() -> argparse.Namespace:
@@ -31,22 +30,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--auto-scale-lr', action='store_true',
         help='scale the learning rate with the total batch size')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override settings of the config, key=value pairs, e.g. '
-        'train_dataloader.dataset.data_root=data/mnist; applied after '
-        'the other options')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    args = parse_tool_args(parser)
     return args
 
 

@@ -2,16 +2,39 @@
 config: one path for both tools, so that an option means the same in each
 and ``--cfg-options`` always has the last word."""
 import argparse
+import os
 import os.path as osp
 
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 from mmengine.device import get_device
 
-__all__ = ['merge_args']
+__all__ = ['merge_args', 'parse_tool_args']
 
 # The short edge, in pixels, that --show/--show-dir draw an image at: the
 # datasets' 28x28 to 40x40 digits would leave no room for the labels.
 SHOW_SIZE = 224
+
+
+def parse_tool_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """Add the options every tool shares (``--cfg-options``,
+    ``--launcher``, ``--local-rank``) to a tool's parser, parse the command
+    line and export ``LOCAL_RANK`` for the launcher (unless torchrun did)."""
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings of the config, key=value pairs, e.g. '
+        'train_dataloader.dataset.data_root=data/mnist; applied after '
+        'the other options')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
 
 
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:

@@ -12,12 +12,12 @@ from .inference import (CapsuleOutputs, capsule_outputs, load_model,
                         load_samples, perturbation_values,
                         perturbed_reconstructions, reconstruct_top,
                         require_reconstruction, sample_labels)
-from .reconstructions import draw_reconstructions, reconstructions_parser
+from .tools import draw_reconstructions, vis_tool_parser
 
 __all__ = [
     'CapsuleOutputs', 'OVERLAY_COLOURS', 'TEXT_HEIGHT', 'capsule_outputs',
     'colour_bar', 'colour_overlay', 'concat_images', 'coupling_figure',
-    'draw_reconstructions', 'reconstructions_parser',
+    'draw_reconstructions', 'vis_tool_parser',
     'coupling_maps', 'heat_levels', 'heat_map', 'image_grid', 'load_model',
     'load_samples', 'perturbation_figure', 'perturbation_values',
     'perturbed_reconstructions', 'reconstruct_top', 'reconstruction_figure',

@@ -27,22 +27,15 @@ Example::
 """
 import argparse
 
-from mmengine.config import DictAction
-
 from mmcaps.models import capsule_length
 from mmcaps.visualization import (capsule_outputs, coupling_figure,
                                   coupling_maps, load_model, load_samples,
-                                  sample_labels, write_png)
+                                  sample_labels, vis_tool_parser, write_png)
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('config', help='config file path')
-    parser.add_argument('checkpoint', help='checkpoint of a capsule model')
-    parser.add_argument('--out', default='coupling.png',
-                        help='PNG file to write')
+    parser = vis_tool_parser(__doc__, 'checkpoint of a capsule model',
+                             'coupling.png')
     parser.add_argument('--index', type=int, default=0,
                         help='index of the test sample')
     parser.add_argument('--reduce', choices=['mean', 'types'],
@@ -64,13 +57,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--vmax', type=float,
                         help='coefficient of the top colour (default: the '
                         'largest drawn); fix both to compare figures')
-    parser.add_argument('--device', default='cpu',
-                        help='device to run the model on')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override settings of the config, key=value pairs')
     return parser.parse_args()
 
 

@@ -21,25 +21,19 @@ Example::
 import argparse
 
 import torch
-from mmengine.config import DictAction
 
 from mmcaps.models import capsule_length
 from mmcaps.visualization import (capsule_outputs, load_model, load_samples,
                                   perturbation_figure, perturbation_values,
                                   perturbed_reconstructions,
                                   require_reconstruction, sample_labels,
-                                  write_png)
+                                  vis_tool_parser, write_png)
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('config', help='config file path')
-    parser.add_argument('checkpoint', help='checkpoint of a CapsNet with '
-                        'a reconstruction decoder')
-    parser.add_argument('--out', default='perturbation.png',
-                        help='PNG file to write')
+    parser = vis_tool_parser(
+        __doc__, 'checkpoint of a CapsNet with a reconstruction decoder',
+        'perturbation.png')
     parser.add_argument('--num', type=int, default=3,
                         help='number of test samples drawn')
     parser.add_argument('--start', type=int, default=0,
@@ -53,13 +47,6 @@ def parse_args() -> argparse.Namespace:
                         help='difference between neighbouring shifts')
     parser.add_argument('--scale', type=int, default=2,
                         help='pixels per image pixel')
-    parser.add_argument('--device', default='cpu',
-                        help='device to run the model on')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override settings of the config, key=value pairs')
     return parser.parse_args()
 
 

@@ -1,4 +1,5 @@
-"""The reconstruction drawing tools' command line."""
+"""What the tools in ``tools/visualization`` share: their command line,
+and the reconstruction drawing of two of them."""
 import argparse
 from typing import List, Optional
 
@@ -9,22 +10,39 @@ from .image import write_png
 from .inference import (capsule_outputs, load_model, load_samples,
                         reconstruct_top, require_reconstruction, sample_labels)
 
-__all__ = ['draw_reconstructions', 'reconstructions_parser']
+__all__ = ['draw_reconstructions', 'vis_tool_parser']
 
 
-def reconstructions_parser(description: Optional[str],
-                           default_out: str) -> argparse.ArgumentParser:
-    """The command line of ``tools/visualization/vis_reconstructions.py``
-    and ``vis_multimnist.py``, which differ in their help and default
-    output file."""
+def vis_tool_parser(description: Optional[str], checkpoint_help: str,
+                    default_out: str) -> argparse.ArgumentParser:
+    """A parser with what every visualization tool takes: the config, the
+    checkpoint, ``--out``, ``--device`` and ``--cfg-options``; each tool
+    adds its own options."""
     parser = argparse.ArgumentParser(
         description=description,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('config', help='config file path')
-    parser.add_argument('checkpoint', help='checkpoint of a CapsNet with '
-                        'a reconstruction decoder')
+    parser.add_argument('checkpoint', help=checkpoint_help)
     parser.add_argument('--out', default=default_out,
                         help='PNG file to write')
+    parser.add_argument('--device', default='cpu',
+                        help='device to run the model on')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings of the config, key=value pairs')
+    return parser
+
+
+def reconstructions_parser(description: Optional[str],
+                           default_out: str) -> argparse.ArgumentParser:
+    """The command line of ``vis_reconstructions.py`` and
+    ``vis_multimnist.py``, which differ in their help and default output
+    file."""
+    parser = vis_tool_parser(
+        description, 'checkpoint of a CapsNet with a reconstruction decoder',
+        default_out)
     parser.add_argument('--num', type=int, default=16,
                         help='number of test samples drawn')
     parser.add_argument('--start', type=int, default=0,
@@ -35,13 +53,6 @@ def reconstructions_parser(description: Optional[str],
     parser.add_argument('--cols', type=int, default=4, help='tiles per row')
     parser.add_argument('--scale', type=int, default=4,
                         help='pixels per image pixel')
-    parser.add_argument('--device', default='cpu',
-                        help='device to run the model on')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override settings of the config, key=value pairs')
     return parser
 
 
