@@ -54,7 +54,7 @@ import time
 import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 REPO = Path(__file__).resolve().parents[1]
 CAPSNET_CONFIG = 'configs/capsnet/capsnet_r3-recon_1xb128_mnist-inmemory.py'
@@ -562,15 +562,8 @@ def stage_amp_train(check: 'Check', ctx: StageContext) -> None:
     """Stage 3: tools/train.py --amp, every logged loss finite."""
     sizes = check.sizes
     work_dir = check.work_dir / 'amp_train'
-    config = check.write_config(
-        'amp_train', 'capsnet', [CAPSNET_CONFIG], NO_VALIDATION,
-        dict(train_cfg=dict(_delete_=True, type='IterBasedTrainLoop',
-                            max_iters=sizes.amp_iters),
-             default_hooks=dict(
-                 logger=dict(interval=sizes.amp_log_interval),
-                 checkpoint=dict(by_epoch=False,
-                                 interval=sizes.amp_iters))))
-    result = ctx.command([sys.executable, 'tools/train.py', config, '--amp',
+    result = ctx.command([sys.executable, 'tools/train.py',
+                          amp_train_config(check), '--amp',
                           '--work-dir', work_dir])
     losses = logged_losses(result.output)
     wrapper = optim_wrapper_type(result.output)
@@ -597,23 +590,25 @@ def stage_amp_train(check: 'Check', ctx: StageContext) -> None:
                           f'{scaler is not None}), expected {want}')
 
 
+def amp_train_config(check: 'Check') -> Path:
+    """The paper's CapsNet on the GPU-resident data path for
+    ``amp_iters`` iterations, no validation, a checkpoint at the end."""
+    sizes = check.sizes
+    return check.write_config(
+        'amp_train', 'capsnet', [CAPSNET_CONFIG], NO_VALIDATION,
+        dict(train_cfg=dict(_delete_=True, type='IterBasedTrainLoop',
+                            max_iters=sizes.amp_iters),
+             default_hooks=dict(
+                 logger=dict(interval=sizes.amp_log_interval),
+                 checkpoint=dict(by_epoch=False,
+                                 interval=sizes.amp_iters))))
+
+
 def stage_distributed_resume(check: 'Check', ctx: StageContext) -> None:
     """Stage 4: a torchrun run and the same run resumed from its mid-epoch
     checkpoint end in equal states."""
-    sizes = check.sizes
     procs = max(check.gpus, 1)
-    per_epoch = sizes.resume_iters_per_epoch
-    # A checkpoint half-way into epoch 2 and one after the last iteration.
-    ckpt_iter, last_iter = per_epoch + per_epoch // 2, 2 * per_epoch
-    config = check.write_config(
-        'distributed_resume', 'capsnet', [CAPSNET_CONFIG], NO_VALIDATION,
-        dict(train_cfg=dict(max_epochs=2, val_interval=2),
-             default_hooks=dict(
-                 logger=dict(interval=sizes.amp_log_interval),
-                 checkpoint=dict(by_epoch=False, interval=ckpt_iter,
-                                 max_keep_ckpts=-1)),
-             randomness=dict(seed=0, deterministic=True)),
-        indices=per_epoch * procs * sizes.batch_size)
+    config, ckpt_iter, last_iter = resume_config(check, procs)
     # Deterministic cuBLAS, which torch.use_deterministic_algorithms needs.
     env = dict(PYTHON=sys.executable, CUBLAS_WORKSPACE_CONFIG=':4096:8')
     full, resumed = (check.work_dir / 'dist_full',
@@ -646,6 +641,29 @@ def stage_distributed_resume(check: 'Check', ctx: StageContext) -> None:
     if not (comparison['weights_equal'] and comparison['optimizer_equal']
             and comparison['schedulers_equal']):
         raise StageFailed(f'the resumed run differs: {comparison}')
+
+
+def resume_config(check: 'Check', procs: int) -> Tuple[Path, int, int]:
+    """Two epochs of ``resume_iters_per_epoch`` iterations for ``procs``
+    processes on an MNIST subset, deterministic, a checkpoint half-way into
+    epoch 2 and one after the last iteration, no validation.
+
+    Returns:
+        The config, the iterations of the two checkpoints.
+    """
+    sizes = check.sizes
+    per_epoch = sizes.resume_iters_per_epoch
+    ckpt_iter, last_iter = per_epoch + per_epoch // 2, 2 * per_epoch
+    config = check.write_config(
+        'distributed_resume', 'capsnet', [CAPSNET_CONFIG], NO_VALIDATION,
+        dict(train_cfg=dict(max_epochs=2, val_interval=2),
+             default_hooks=dict(
+                 logger=dict(interval=sizes.amp_log_interval),
+                 checkpoint=dict(by_epoch=False, interval=ckpt_iter,
+                                 max_keep_ckpts=-1)),
+             randomness=dict(seed=0, deterministic=True)),
+        indices=per_epoch * procs * sizes.batch_size)
+    return config, ckpt_iter, last_iter
 
 
 def stage_speed(check: 'Check', ctx: StageContext) -> None:
@@ -721,14 +739,13 @@ def benchmark(check: 'Check', ctx: StageContext, precision: str) -> None:
 
 def epoch_run(check: 'Check', ctx: StageContext) -> None:
     """One MNIST epoch through tools/train.py with the GPU-resident data
-    path, validated after it: the epoch's wall time, and the overhead of a
-    run (start-up, loading the data, validation, checkpoint)."""
+    path, run as the reproduction runs are (a one-epoch schedule): the
+    epoch's wall time, and the overhead of a run (start-up, loading the
+    data, validation, checkpoint)."""
     work_dir = check.work_dir / 'epoch'
-    config = check.write_config(
-        'epoch', 'capsnet', [CAPSNET_CONFIG],
-        dict(train_cfg=dict(max_epochs=1, val_interval=1)),
-        epoch_timing(check.sizes.log_interval))
-    result = ctx.command([sys.executable, 'tools/train.py', config,
+    result = ctx.command([sys.executable, 'tools/train.py',
+                          epochs_config(check, 'epoch', 'capsnet',
+                                        [CAPSNET_CONFIG], 1),
                           '--work-dir', work_dir])
     scalars = read_scalars(work_dir)
     times = epoch_times(scalars)
@@ -782,9 +799,8 @@ def train_for_budget(check: 'Check', ctx: StageContext, name: str,
             f'({estimate["epoch_s"]:.1f} s) plus the overhead of a run '
             f'({estimate["overhead_s"]:.1f} s)')
     work_dir = check.work_dir / f'reproduction_{name}'
-    config = check.write_config(f'reproduction_{name}', name, bases,
-                                cosine_schedule(epochs),
-                                epoch_timing(check.sizes.log_interval))
+    config = epochs_config(check, f'reproduction_{name}', name, bases,
+                           epochs)
     entry = ctx.metrics[name] = dict(
         epochs=epochs, schedule=f'Adam lr 1e-3, cosine to 0 over {epochs} '
         'epochs (per iteration)', planned_s=estimate['overhead_s'] +
@@ -804,6 +820,15 @@ def train_for_budget(check: 'Check', ctx: StageContext, name: str,
                            f'{len(times)}/{epochs} epochs' if result.timed_out
                            else last_error(result.output)))
     return entry
+
+
+def epochs_config(check: 'Check', name: str, model: str, bases,
+                  epochs: int) -> Path:
+    """Config ``name``: ``bases`` (a ``model``, ``'capsnet'`` or
+    ``'cnn'``) trained for ``epochs`` epochs with the lr cosine-annealed to
+    zero, validated after the last, each epoch's time logged."""
+    return check.write_config(name, model, bases, cosine_schedule(epochs),
+                              epoch_timing(check.sizes.log_interval))
 
 
 STAGES = (

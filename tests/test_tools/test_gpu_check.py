@@ -1,6 +1,7 @@
 """tools/gpu_check.py: the dry run (every stage on the CPU with a handful of
 steps on a tiny synthetic MNIST, the CUDA tests skipped), the time budget
 that skips stages which no longer fit, and a run cut short."""
+import importlib.util
 import json
 import signal
 import subprocess
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, repo_env
+from mmengine.config import Config
 
 STAGES = [
     'environment', 'cuda_tests', 'amp_train', 'distributed_resume', 'speed',
@@ -182,3 +184,73 @@ def test_a_run_cut_short_keeps_its_finished_stages(tmp_path):
     summary = (out / 'summary.md').read_text()
     assert '| CUDA correctness tests | interrupted |' in summary
     assert Path(out / 'logs' / '2_cuda_tests.log').exists()
+
+
+def load_tool():
+    """tools/gpu_check.py as a module (its dataclasses need it in
+    sys.modules)."""
+    spec = importlib.util.spec_from_file_location(
+        'gpu_check', REPO / 'tools' / 'gpu_check.py')
+    module = sys.modules.setdefault(spec.name,
+                                    importlib.util.module_from_spec(spec))
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_configs_of_a_gpu_run(tmp_path):
+    """What the dry run does not show: the configs of a GPU run train the
+    repository's models as they are, at batch 128, on the given MNIST
+    files (MD5-checked) through the GPU-resident data path."""
+    tool = load_tool()
+    root = str(tmp_path / 'mnist')
+    check = tool.Check(tool.parse_args([
+        '--out', str(tmp_path / 'out'), '--work-dir',
+        str(tmp_path / 'work'), '--data-root', root
+    ]))
+    mnist = dict(type='MNISTIdx', data_root=root, split='train',
+                 download=False, pipeline=[], check_md5=True)
+
+    amp = Config.fromfile(tool.amp_train_config(check))
+    assert amp.model.backbone == dict(type='CapsNet', in_channels=1)
+    assert amp.train_dataloader.batch_size == 128
+    assert amp.train_dataloader.dataset.type == 'InMemoryDataset'
+    assert amp.train_dataloader.dataset.device == 'auto'
+    assert amp.train_dataloader.dataset.dataset == mnist
+    assert amp.train_cfg == dict(type='IterBasedTrainLoop', max_iters=300)
+    assert amp.val_cfg is None and amp.val_dataloader is None
+    assert amp.default_hooks.checkpoint.interval == 300
+    assert amp.default_hooks.checkpoint.by_epoch is False
+
+    path, ckpt_iter, last_iter = tool.resume_config(check, 2)
+    resume = Config.fromfile(path)
+    assert (ckpt_iter, last_iter) == (30, 40)
+    assert resume.train_dataloader.dataset.dataset == dict(
+        mnist, indices=20 * 2 * 128)
+    assert resume.train_cfg == dict(type='ResumableEpochBasedTrainLoop',
+                                    max_epochs=2, val_interval=2)
+    assert resume.default_hooks.checkpoint.interval == 30
+    assert resume.randomness == dict(seed=0, deterministic=True)
+    assert resume.env_cfg.dist_cfg.backend == 'nccl'
+
+    for model, bases in (('capsnet', [tool.CAPSNET_CONFIG]),
+                         ('cnn', tool.CNN_BASES)):
+        cfg = Config.fromfile(
+            tool.epochs_config(check, f'reproduction_{model}', model, bases,
+                               37))
+        assert cfg.param_scheduler == dict(
+            type='CosineAnnealingLR', by_epoch=True, T_max=37, eta_min=0.,
+            convert_to_iter_based=True)
+        assert cfg.optim_wrapper.optimizer == dict(type='Adam', lr=1e-3)
+        assert cfg.train_cfg == dict(type='ResumableEpochBasedTrainLoop',
+                                     max_epochs=37, val_interval=37)
+        assert cfg.default_hooks.checkpoint.interval == 37
+        assert cfg.default_hooks.logger == dict(
+            type='LoggerHook', interval=100, ignore_last=False)
+        assert cfg.log_processor.custom_cfg[0].window_size == 'epoch'
+        assert cfg.train_dataloader.dataset.dataset == mnist
+        assert cfg.val_dataloader.dataset.dataset == dict(
+            mnist, split='test')
+        assert cfg.data_preprocessor.type == 'RandomShiftDataPreprocessor'
+    assert cfg.model.type == 'ImageClassifier'
+    assert cfg.model.backbone == dict(type='BaselineCNN', in_channels=1,
+                                      input_size=(28, 28))
