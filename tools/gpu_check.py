@@ -1055,7 +1055,8 @@ def stage_result(name: str, record: dict) -> str:
     """One line of what a stage found, for the console and the table."""
     m = record['metrics']
     if name == 'environment' and 'torch' in m:
-        gpu = (', '.join(d['name'] for d in m['devices']) or 'no GPU')
+        gpu = (', '.join(f"{d['name']} ({d['memory_gib']} GiB)"
+                         for d in m['devices']) or 'no GPU')
         return (f"{gpu}; torch {m['torch']}, CUDA {m['torch_cuda']}, "
                 f"cuDNN {m['cudnn']}, Python {m['python']}")
     if name == 'cuda_tests' and 'passed' in m:
