@@ -33,7 +33,9 @@ class DigitCapsHead(BaseCapsHead):
 
     Parameters: the capsule layer's ``N_in * K * D_in * D_out`` (1,474,560
     for the paper's MNIST model, 4,096,000 for its MultiMNIST one with 3200
-    primary capsules) plus the decoder's.
+    primary capsules), or with ``weight_sharing`` ``T * K * D_in * D_out``
+    (4,096,000 for 1,000 classes from 32 types of 8-D capsules, whatever
+    the grid), plus the decoder's.
 
     Args:
         num_classes: ``K``.
@@ -53,6 +55,15 @@ class DigitCapsHead(BaseCapsHead):
             :class:`CapsuleLayer`: 0.1, the official code's, saturates the
             class capsules of 3,200 and more primary capsules; use 0.01
             there).
+        weight_sharing: ``None`` (one ``W`` per primary capsule, the
+            paper's) or ``dict(num_types=T, grid=(H, W), coord_add=False)``:
+            one ``W`` per capsule type and class, shared by the grid's
+            positions, optionally with coordinate addition (see
+            :class:`CapsuleLayer`).
+        votes: ``'full'`` (form the votes, any routing), ``'lean'``
+            (dynamic routing without forming them: memory for 1,000
+            classes) or ``'auto'`` (lean for dynamic routing with shared
+            weights); see :class:`CapsuleLayer`.
         init_cfg: MMEngine initialisation config.
     """
 
@@ -67,10 +78,13 @@ class DigitCapsHead(BaseCapsHead):
                  reconstruction_loss: Optional[dict] = None,
                  num_predictions: int = 1,
                  init_std: float = 0.1,
+                 weight_sharing: Optional[dict] = None,
+                 votes: str = 'auto',
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(num_classes, num_predictions, init_cfg=init_cfg)
         self.capsules = CapsuleLayer(in_capsules, in_dim, num_classes,
-                                     out_dim, routing, init_std)
+                                     out_dim, routing, init_std,
+                                     weight_sharing, votes)
         self.loss_module = MODELS.build(loss or dict(type='MarginLoss'))
         self.decoder = None
         if decoder is not None:
