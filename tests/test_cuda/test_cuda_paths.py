@@ -8,7 +8,9 @@ What is checked, on the paper's layer sizes where it matters:
 
 - dynamic routing's hand-written backward on CUDA against the CPU result,
   against autograd of the straightforward formulation and by gradcheck;
-- the capsule layer against the straightforward formulation on CUDA;
+- the capsule layer against the straightforward formulation on CUDA, and
+  its memory-lean path (``votes='lean'``) against routing on formed votes,
+  in float32, under autocast, and in memory (1,000 classes);
 - squash, capsule lengths, the margin and reconstruction losses and the
   whole CapsNet under fp16 and bf16 autocast: finite, and within stated
   tolerances of a float64 CPU reference;
@@ -286,6 +288,81 @@ def test_capsule_layer_under_autocast_on_cuda(dtype):
     assert rel_err(v, v64) < tol
     assert rel_err(u_cuda.grad, u64.grad) < tol
     assert rel_err(layer.weight.grad, layer64.weight.grad) < tol
+
+
+def lean_and_full(sharing: bool, chunk_size=None, out_capsules: int = 10,
+                  grid=(6, 6)):
+    """The same capsule layer (32 8-D capsule types on ``grid`` ->
+    ``out_capsules`` 16-D, 3 iterations) with votes='lean' and
+    votes='full', equal weights; with ``sharing`` one matrix per type and
+    class plus coordinate addition, else one per capsule."""
+    n_in = 32 * grid[0] * grid[1]
+    kwargs = dict(weight_sharing=dict(num_types=32, grid=grid,
+                                      coord_add=True)) if sharing else {}
+    lean = CapsuleLayer(n_in, 8, out_capsules, 16, votes='lean',
+                        chunk_size=chunk_size, **kwargs)
+    full = CapsuleLayer(n_in, 8, out_capsules, 16, votes='full', **kwargs)
+    full.load_state_dict(lean.state_dict())
+    return lean, full
+
+
+@pytest.mark.parametrize('sharing,chunk_size', [(False, None), (True, None),
+                                                (True, 3)])
+def test_lean_votes_on_cuda_match_formed_votes(sharing, chunk_size):
+    """The memory-lean routing path on CUDA (float32, chunks of 3 images or
+    automatic) against dynamic routing on formed votes: outputs and the
+    gradients of the input and W."""
+    torch.manual_seed(0)
+    lean, full = (m.to(CUDA) for m in lean_and_full(sharing, chunk_size))
+    u = squash(torch.randn(8, lean.in_capsules, 8, device=CUDA))
+    weight = torch.randn(8, 10, 16, device=CUDA)
+    results = []
+    for layer in (lean, full):
+        x = u.clone().requires_grad_()
+        v = layer(x)
+        (v * weight).sum().backward()
+        results.append((v, x.grad, layer.weight.grad))
+    for got, expected in zip(*results):
+        assert rel_err(got, expected) < FP32_TOL
+
+
+@AUTOCAST_DTYPES
+def test_lean_votes_run_in_float32_under_autocast_on_cuda(dtype):
+    """Under autocast the lean path still routes in float32: the output is
+    float32 and that of the path without autocast."""
+    torch.manual_seed(0)
+    lean = lean_and_full(True)[0].to(CUDA)
+    u = squash(torch.randn(8, lean.in_capsules, 8, device=CUDA))
+    expected = lean(u)
+    with torch.autocast(CUDA.type, dtype=dtype):
+        v = lean(u)
+    assert v.dtype == torch.float32
+    torch.testing.assert_close(v, expected, rtol=1e-6, atol=1e-7)
+
+
+def test_lean_votes_on_cuda_never_form_the_votes():
+    """1,000 classes on 32 types x 7x7 (an ImageNet trunk's capsule head),
+    batch 8, forward and backward on CUDA: the votes alone would take
+    8 * 1000 * 1568 * 16 * 4 bytes = 803 MB, which the full path holds
+    (with routing buffers of the same size); the lean path stays under
+    half of that."""
+    torch.manual_seed(0)
+    layers = lean_and_full(True, out_capsules=1000, grid=(7, 7))
+    lean, full = (m.to(CUDA) for m in layers)
+    u = squash(torch.randn(8, lean.in_capsules, 8, device=CUDA))
+    votes_bytes = 8 * 1000 * 1568 * 16 * 4
+
+    def peak(layer) -> int:
+        x = u.clone().requires_grad_()
+        torch.cuda.synchronize()
+        base = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        layer(x).square().sum().backward()
+        torch.cuda.synchronize()
+        return torch.cuda.max_memory_allocated() - base
+
+    assert peak(full) > votes_bytes
+    assert peak(lean) < votes_bytes / 2
 
 
 def build_paper_capsnet() -> torch.nn.Module:
