@@ -33,23 +33,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('config', help='config file path')
     parser.add_argument(
-        '--shape', type=int, nargs=3, default=[1, 28, 28],
-        metavar=('C', 'H', 'W'), help='input image shape')
+        '--shape', type=int, nargs=3, metavar=('C', 'H', 'W'),
+        help="input image shape (default: the config's input_shape, else "
+        '1 28 28)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = parser.parse_args()
 
     cfg = Config.fromfile(args.config)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    shape = tuple(args.shape or cfg.get('input_shape', (1, 28, 28)))
     model = MODELS.build(cfg.model).eval()
-    inputs = torch.rand(1, *args.shape)
+    inputs = torch.rand(1, *shape)
     analyzer = FlopAnalyzer(_TensorMode(model), (inputs, ))
     analyzer.set_op_handle(**FLOP_HANDLES)
     analyzer.unsupported_ops_warnings(False)
     macs = int(analyzer.total())
     params = sum(p.numel() for p in model.parameters())
     print(f'config: {args.config}')
-    print(f'input shape: {tuple(args.shape)}')
+    print(f'input shape: {shape}')
     print(f'parameters: {params:,}')
     print(f'multiply-adds (inference): {macs:,} ({macs / 1e9:.3f} G)')
 
