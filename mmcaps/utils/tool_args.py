@@ -43,7 +43,8 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     In this order: the launcher; the work dir (``--work-dir``, else the
     config's, else ``./work_dirs/<config name>``); for training, the
     plain checkpoint format (``PlainCheckpointHook`` as
-    ``default_hooks.checkpoint_format`` unless the config sets one) and
+    ``default_hooks.checkpoint_format`` unless the config sets one, and
+    ``CUBLAS_WORKSPACE_CONFIG`` for ``randomness.deterministic``) and
     the options (``--amp``, ``--resume``, ``--no-validate``,
     ``--auto-scale-lr``) or
     the testing ones (the checkpoint, ``--show``, ``--show-dir``,
@@ -119,4 +120,9 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    if hasattr(args, 'resume') and cfg.get('randomness', {}).get(
+            'deterministic', False):
+        # cuBLAS refuses deterministic mode without a fixed workspace; it
+        # reads the variable when CUDA starts, before the Runner exists.
+        os.environ.setdefault('CUBLAS_WORKSPACE_CONFIG', ':4096:8')
     return cfg

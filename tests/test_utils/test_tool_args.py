@@ -1,6 +1,7 @@
 """merge_args: the one path by which tools/train.py and tools/test.py fold
 their options into a config."""
 import ast
+import os
 from argparse import Namespace
 from pathlib import Path
 
@@ -10,7 +11,8 @@ from mmengine.config import Config
 from mmcaps.utils.tool_args import SHOW_SIZE, merge_args
 
 REPO = Path(__file__).resolve().parents[2]
-CONFIG = str(REPO / 'configs' / 'capsnet' / 'capsnet_r3-recon_1xb32-1e_mnist.py')
+CONFIG = str(REPO / 'configs' / 'capsnet' /
+             'capsnet_r3-recon_1xb32-1e_mnist.py')
 
 
 def args(**options) -> Namespace:
@@ -61,6 +63,15 @@ def test_training_writes_plain_checkpoints_whatever_the_runtime():
     del cfg.default_hooks['checkpoint_format']
     assert 'checkpoint_format' not in merge_args(
         cfg, args(checkpoint='c.pth')).default_hooks
+
+
+def test_deterministic_training_fixes_the_cublas_workspace(monkeypatch):
+    monkeypatch.delenv('CUBLAS_WORKSPACE_CONFIG', raising=False)
+    merge_args(Config.fromfile(CONFIG), args(resume=None))
+    assert 'CUBLAS_WORKSPACE_CONFIG' not in os.environ
+    merge_args(Config.fromfile(CONFIG), args(
+        resume=None, cfg_options={'randomness.deterministic': True}))
+    assert os.environ['CUBLAS_WORKSPACE_CONFIG'] == ':4096:8'
 
 
 def test_testing_options():
