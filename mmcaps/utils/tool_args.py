@@ -43,13 +43,13 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     In this order: the launcher; the work dir (``--work-dir``, else the
     config's, else ``./work_dirs/<config name>``); for training, the
     plain checkpoint format (``PlainCheckpointHook`` as
-    ``default_hooks.checkpoint_format`` unless the config sets one, and
-    ``CUBLAS_WORKSPACE_CONFIG`` for ``randomness.deterministic``) and
+    ``default_hooks.checkpoint_format`` unless the config sets one) and
     the options (``--amp``, ``--resume``, ``--no-validate``,
-    ``--auto-scale-lr``) or
-    the testing ones (the checkpoint, ``--show``, ``--show-dir``,
-    ``--interval``, ``--wait-time``), whichever the tool has; and last
-    ``--cfg-options``, which override all the others.
+    ``--auto-scale-lr``), for testing the checkpoint, ``--show``,
+    ``--show-dir``, ``--interval`` and ``--wait-time``, whichever the tool
+    has; then ``--cfg-options``, which override all the others. A
+    deterministic training run (``randomness.deterministic``) also sets
+    ``CUBLAS_WORKSPACE_CONFIG``, which cuBLAS needs for it.
 
     Args:
         cfg: The config of ``args.config``.
