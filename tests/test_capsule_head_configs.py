@@ -1,8 +1,11 @@
 """configs/capsule_heads: twins, class counts, and each config's data path
-on generated stand-ins of MNIST, Fashion-MNIST, CIFAR-10 and SVHN."""
+on generated stand-ins of MNIST, Fashion-MNIST, CIFAR-10, SVHN and
+ImageNet."""
 import pickle
+import re
 from pathlib import Path
 
+import mmcv
 import numpy as np
 import pytest
 import torch
@@ -18,23 +21,41 @@ from mmcaps.datasets import write_idx
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG_DIR = REPO / 'configs' / 'capsule_heads'
-CAPSULE_CONFIGS = sorted(CONFIG_DIR.glob('*_capsule-head_*.py'))
+# A capsule head's variant (its routing) may follow the module name, as in
+# _capsule-head-selfattn_; the variants of a trunk share one linear twin.
+CAPSULE_CONFIGS = sorted(CONFIG_DIR.glob('*_capsule-head*_*.py'))
 ALL_CONFIGS = sorted(CONFIG_DIR.glob('*.py'))
 
 
 def linear_twin(capsule: Path) -> Path:
     return capsule.with_name(
-        capsule.name.replace('_capsule-head_', '_linear-head_'))
+        re.sub(r'_capsule-head(-[a-z0-9]+)?_', '_linear-head_',
+               capsule.name))
 
 
 # Capsule configs with a linear twin; the others are training budgets of
 # one of these (e.g. 1xb32-3e: the model zoo's three-epoch CPU run).
 TWINNED = [p for p in CAPSULE_CONFIGS if linear_twin(p).is_file()]
+# '-pre' configs: a random-init config's model with the trunk's pretrained
+# weights, on its data, with a fine-tuning schedule.
+PRETRAINED = [p for p in ALL_CONFIGS if '-pre_' in p.name]
+
+
+def random_init_twin(pretrained: Path) -> Path:
+    """``T-pre_HEAD_8xb32-SCHEDULE_in1k.py`` -> ``T_HEAD_8xb32_in1k.py``."""
+    name = pretrained.name.replace('-pre_', '_', 1)
+    return pretrained.with_name(re.sub(r'(_\d+xb\d+)-[^_]+_', r'\1_', name))
+
+
 NUM_TRAIN, NUM_TEST = 6, 4
 
 
 def build_model(cfg: Config) -> torch.nn.Module:
+    """The config's model; a pretrained trunk's weights, which the tests
+    cannot download, are left random."""
     model_cfg = cfg.model.copy()
+    if model_cfg.backbone.get('pretrained', False):
+        model_cfg.backbone.pretrained = False
     model_cfg.setdefault('data_preprocessor', cfg.get('data_preprocessor'))
     return MODELS.build(model_cfg)
 
@@ -53,9 +74,8 @@ def train_step(model: torch.nn.Module, data: dict) -> dict:
 
 def test_every_capsule_config_has_a_linear_twin():
     assert len(TWINNED) >= 5
-    linear = {p.name.replace('_linear-head_', '_capsule-head_')
-              for p in ALL_CONFIGS if '_linear-head_' in p.name}
-    assert {p.name for p in TWINNED} == linear
+    linear = {p.name for p in ALL_CONFIGS if '_linear-head_' in p.name}
+    assert {linear_twin(p).name for p in TWINNED} == linear
     assert {p.name for p in ALL_CONFIGS} == (
         {p.name for p in CAPSULE_CONFIGS} | {linear_twin(p).name
                                              for p in TWINNED})
@@ -83,6 +103,20 @@ def test_twins_differ_only_in_neck_and_head(capsule):
         for key in ('type', 'neck', 'head'):
             del cfg['model'][key]
     assert caps_cfg == twin_cfg
+
+
+@pytest.mark.parametrize('config', PRETRAINED, ids=lambda p: p.stem)
+def test_pretrained_configs_train_their_random_init_twin(config):
+    """Only the trunk's weights and the schedule differ, so the stand-in
+    data test below need not run the '-pre' configs again."""
+    keys = ('model', 'data_preprocessor', 'input_shape', 'train_dataloader',
+            'val_dataloader', 'test_dataloader')
+    pre = Config.fromfile(str(config)).to_dict()
+    scratch = Config.fromfile(str(random_init_twin(config))).to_dict()
+    assert pre['model']['backbone'].pop('pretrained') is True
+    assert scratch['model']['backbone'].pop('pretrained') is False
+    assert {k: pre.get(k) for k in keys} == {k: scratch.get(k) for k in keys}
+    assert pre['train_cfg']['max_epochs'] < scratch['train_cfg']['max_epochs']
 
 
 @pytest.mark.parametrize('num_classes', [2, 10, 100])
@@ -160,15 +194,37 @@ def write_svhn(root: Path) -> dict:
     return dict(check_md5=False)
 
 
+def write_imagenet(root: Path) -> dict:
+    """mmpretrain's ImageNet layout: JPEG files of assorted sizes in train/
+    and val/, listed with their labels in meta/train.txt and
+    meta/val.txt."""
+    rng = np.random.default_rng(0)
+    (root / 'meta').mkdir(parents=True)
+    for split, n in (('train', NUM_TRAIN), ('val', NUM_TEST)):
+        lines = []
+        for i in range(n):
+            height, width = (int(x) for x in rng.integers(60, 300, 2))
+            name = f'{split}/n{i:08d}.JPEG'
+            mmcv.imwrite(
+                rng.integers(0, 256, (height, width, 3), dtype=np.uint8),
+                str(root / name))
+            lines.append(f'{name[len(split) + 1:]} {i * 137 % 1000}')
+        (root / 'meta' / f'{split}.txt').write_text('\n'.join(lines))
+    return {}
+
+
 STANDINS = {
     'mnist': write_mnist,
     'fashion-mnist': write_fashion_mnist,
     'cifar10': write_cifar10,
     'svhn': write_svhn,
+    'in1k': write_imagenet,
 }
 
 
-@pytest.mark.parametrize('config', ALL_CONFIGS, ids=lambda p: p.stem)
+@pytest.mark.parametrize('config',
+                         [p for p in ALL_CONFIGS if p not in PRETRAINED],
+                         ids=lambda p: p.stem)
 def test_config_trains_on_standin_data(config, tmp_path, monkeypatch):
     """The config's datasets and pipelines read a stand-in of the dataset
     (train and test splits from their own files), and its model trains on
@@ -197,4 +253,5 @@ def test_config_trains_on_standin_data(config, tmp_path, monkeypatch):
     batch = pseudo_collate([datasets['test_dataloader'][i] for i in range(4)])
     with torch.no_grad():
         preds = model(**model.data_preprocessor(batch), mode='predict')
-    assert [p.pred_score.shape for p in preds] == [(10, )] * 4
+    assert [p.pred_score.shape
+            for p in preds] == [(cfg.model.head.num_classes, )] * 4

@@ -64,6 +64,21 @@ PARAMS = {
     'timm-resnet18-layer2_linear-head_1xb128_fashion-mnist.py': 678090,
     'timm-resnet18-os8_capsule-head_1xb128_svhn.py': 15719744,
     'timm-resnet18-os8_linear-head_1xb128_svhn.py': 11181642,
+    # ImageNet-1k: 1,000 class capsules, W shared by the 7x7 grid's
+    # positions (4,096,000); self-attention adds 1,000 x 1,568 log priors.
+    'timm-resnet50_capsule-head_8xb32_in1k.py': 28128576,
+    'timm-resnet50_capsule-head-selfattn_8xb32_in1k.py': 29696576,
+    'timm-resnet50_linear-head_8xb32_in1k.py': 25557032,
+    'timm-resnet50-pre_capsule-head_8xb32-coslr-30e_in1k.py': 28128576,
+    'timm-resnet50-pre_capsule-head-selfattn_8xb32-coslr-30e_in1k.py':
+    29696576,
+    'timm-resnet50-pre_linear-head_8xb32-coslr-30e_in1k.py': 25557032,
+    'timm-deit-small_capsule-head_8xb64_in1k.py': 26154368,
+    'timm-deit-small_capsule-head-selfattn_8xb64_in1k.py': 27722368,
+    'timm-deit-small_linear-head_8xb64_in1k.py': 22049896,
+    'timm-deit-small-pre_capsule-head_8xb64-30e_in1k.py': 26154368,
+    'timm-deit-small-pre_capsule-head-selfattn_8xb64-30e_in1k.py': 27722368,
+    'timm-deit-small-pre_linear-head_8xb64-30e_in1k.py': 22049896,
 }
 
 
@@ -84,11 +99,17 @@ def test_config_builds_and_trains_one_step(config):
             for t in dataset.get('pipeline', []):
                 assert TRANSFORMS.get(t['type']) is not None, t['type']
             dataset = dataset.get('dataset')
+    name = Path(config).name
     model_cfg = cfg.model.copy()
+    # A '-pre' trunk loads timm's weights, which the tests cannot download:
+    # the same architecture is built from random weights.
+    pretrained = model_cfg.backbone.get('pretrained', False)
+    assert pretrained == ('-pre_' in name)
+    if pretrained:
+        model_cfg.backbone.pretrained = False
     model_cfg.setdefault('data_preprocessor', cfg.get('data_preprocessor'))
     model = MODELS.build(model_cfg)
     model.init_weights()
-    name = Path(config).name
     assert sum(p.numel() for p in model.parameters()) == PARAMS[name]
     if name.startswith('capsnet_r'):
         # The name says the routing iterations and whether it reconstructs.
@@ -120,7 +141,8 @@ def test_config_builds_and_trains_one_step(config):
     model.eval()
     with torch.no_grad():
         preds = model(**model.data_preprocessor(data), mode='predict')
-    assert [p.pred_score.shape for p in preds] == [(10, )] * 2
+    assert [p.pred_score.shape
+            for p in preds] == [(model.head.num_classes, )] * 2
 
 
 @pytest.mark.parametrize('config', [

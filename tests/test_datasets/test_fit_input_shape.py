@@ -2,6 +2,7 @@
 input; the configs' dataset images pass untouched."""
 from pathlib import Path
 
+import mmcv
 import numpy as np
 import pytest
 import torch
@@ -71,14 +72,23 @@ def test_bad_input_is_an_error():
 
 
 @pytest.mark.parametrize('config', CONFIGS, ids=lambda p: p.stem)
-def test_test_pipeline_leaves_dataset_images_unchanged(config):
+def test_test_pipeline_leaves_dataset_images_unchanged(config, tmp_path):
     """Each config's test pipeline gives the dataset's arrays (grey (H, W)
     or RGB (H, W, 3) of the input size) exactly what PackInputs alone
-    gave before, and takes a colour file of another size."""
+    gave before, and takes a colour file of another size. Datasets of
+    image files (ImageNet) load, resize and crop every image: files of
+    other sizes, grey or colour, come out at the input size."""
     cfg = Config.fromfile(str(config))
     c, h, w = cfg.get('input_shape', (1, 28, 28))
     pipeline = Compose([
         TRANSFORMS.build(t) for t in cfg.test_dataloader.dataset.pipeline])
+    if cfg.test_dataloader.dataset.pipeline[0].type == 'LoadImageFromFile':
+        for i, img in enumerate((image(2 * h + 3, w + 5, 3),
+                                 image(h // 2 + 1, 3 * w))):
+            mmcv.imwrite(img, str(tmp_path / f'{i}.png'))
+            out = pipeline(dict(img_path=str(tmp_path / f'{i}.png')))
+            assert out['inputs'].shape == (c, h, w)
+        return
     pack = TRANSFORMS.build(dict(type='PackInputs'))
     array = image(h, w) if c == 1 else image(h, w, 3)
     got = pipeline(dict(img=array.copy()))['inputs']

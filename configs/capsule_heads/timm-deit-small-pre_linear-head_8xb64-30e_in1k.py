@@ -1,0 +1,12 @@
+# timm-deit-small_linear-head_8xb64_in1k.py with the trunk initialised from
+# timm's ImageNet-1k weights (pretrained=True: timm downloads them from the
+# Hugging Face hub and loads safetensors or weights_only) and a fine-tuning
+# schedule: 30 epochs, the trunk at a tenth of the head's learning rate.
+_base_ = [
+    '../_base_/models/timm_deit_small.py',
+    '../_base_/datasets/imagenet_bs64_deit.py',
+    '../_base_/schedules/imagenet_bs512_adamw_30e_finetune_amp.py',
+    '../_base_/default_runtime.py'
+]
+
+model = dict(backbone=dict(pretrained=True))
