@@ -1,11 +1,19 @@
-"""``tools/benchmark.py`` on a tiny config: what it times and reports (its
-numbers are not checked: speed belongs in the benchmark, not in tests)."""
+"""``tools/benchmark.py`` on tiny configs: which steps it times, what they
+train, and the ratios it reports (its timings are not checked: speed
+belongs in the benchmark, not in tests)."""
 import json
 import subprocess
 import sys
 
 import pytest
+import torch
 from conftest import REPO, repo_env, run_in_repo, write_tiny_config
+
+sys.path.insert(0, str(REPO / 'tools'))
+import benchmark  # noqa: E402
+
+CIFAR_CAPSULE = (REPO / 'configs' / 'capsule_heads' /
+                 'timm-resnet18-os8_capsule-head_1xb128_cifar10.py')
 
 
 def run_benchmark(tmp_path, tiny_mnist_root, *variants):
@@ -81,3 +89,128 @@ def test_compare_rejects_a_config_named_twice(tmp_path, tiny_mnist_root):
         cwd=REPO, env=repo_env(), capture_output=True, text=True)
     assert proc.returncode != 0
     assert f'--compare names {other} twice' in proc.stderr
+
+
+def bench_args(config, *argv):
+    return benchmark.parse_args([str(config), '--batch-size', '2', *argv])
+
+
+def test_jobs_sweep_the_model_over_sizes_and_paths():
+    args = bench_args('a.py', '--variants', 'model', 'trunk', 'conv_floor',
+                      '--num-classes', '10', '1000', '--votes', 'full',
+                      'lean', '--compare', 'b.py')
+    jobs = benchmark.make_jobs(args)
+    assert [job.name for job in jobs] == [
+        'model-k10-full', 'model-k10-lean', 'model-k1000-full',
+        'model-k1000-lean', 'trunk-k10', 'trunk-k1000', 'conv_floor', 'b.py'
+    ]
+    assert jobs[3].overrides == {
+        'model.head.num_classes': 1000,
+        'data_preprocessor.num_classes': 1000, 'model.head.votes': 'lean'}
+    assert jobs[5].overrides == {'model.head.num_classes': 1000,
+                                 'data_preprocessor.num_classes': 1000}
+    assert jobs[6].overrides == {} and jobs[7].compared
+    # Without a sweep the names stay those of the variants.
+    assert [job.name for job in benchmark.make_jobs(
+        bench_args('a.py', '--variants', 'model', 'trunk'))] == [
+            'model', 'trunk']
+
+
+def grads_after_a_step(job, args):
+    """Run one step of ``job`` on its built model and return which of the
+    model's parameters got a gradient, by module prefix."""
+    cfg = benchmark.load_config(job, args)
+    model = benchmark.build_model(cfg, torch.device('cpu'))
+    module, loss_fn = benchmark._loss_fn(
+        job, model, benchmark.make_batch(model, cfg, args))
+    loss_fn().backward()
+    return module, {
+        name.split('.')[0]: p.grad is not None
+        for name, p in model.named_parameters()
+    }
+
+
+def test_floor_is_the_model_without_its_head(tmp_path, tiny_mnist_root):
+    """For the paper-style CapsNet: Conv1 + PrimaryCaps (the backbone) get
+    gradients, the capsule layer and the decoder none."""
+    config = write_tiny_config(tmp_path / 'tiny.py', tiny_mnist_root)
+    args = bench_args(config)
+    module, grads = grads_after_a_step(
+        benchmark.Job('conv_floor', str(config), 'conv_floor'), args)
+    assert grads == {'backbone': True, 'head': False}
+
+
+def test_trunk_pools_the_backbone_map_into_a_linear_layer():
+    """The trunk of a capsule-head config: its backbone, global pooling
+    and a linear layer over the head's (swept) class count."""
+    args = bench_args(CIFAR_CAPSULE)
+    job = benchmark.make_jobs(
+        bench_args(CIFAR_CAPSULE, '--variants', 'trunk', '--num-classes',
+                   '7'))[0]
+    module, grads = grads_after_a_step(job, args)
+    assert module.fc.out_features == 7 and module.fc.in_features == 512
+    assert module.fc.weight.grad is not None
+    assert grads == {'backbone': True, 'neck': False, 'head': False}
+
+
+def test_trunk_needs_a_feature_map(tmp_path, tiny_mnist_root):
+    config = write_tiny_config(tmp_path / 'tiny.py', tiny_mnist_root)
+    with pytest.raises(ValueError, match=r'the trunk variant pools a '
+                       r'backbone feature map \(B, C, H, W\); this backbone '
+                       r'returns \(1, 72, 4\)'):
+        grads_after_a_step(benchmark.Job('trunk', str(config), 'trunk'),
+                           bench_args(config))
+
+
+def test_capsule_part_is_the_model_minus_its_trunk():
+    jobs = benchmark.make_jobs(
+        bench_args('a.py', '--variants', 'model', 'trunk', '--num-classes',
+                   '10', '1000', '--votes', 'full', 'lean'))
+    entries = {
+        'trunk-k10': dict(ms_per_step=100.0, peak_mib=1000.0),
+        'trunk-k1000': dict(ms_per_step=110.0, peak_mib=1010.0),
+        'model-k10-full': dict(ms_per_step=120.0, peak_mib=1100.0),
+        'model-k10-lean': dict(ms_per_step=105.0, peak_mib=1020.0),
+        'model-k1000-full': dict(ms_per_step=440.0, peak_mib=9010.0),
+        'model-k1000-lean': dict(ms_per_step=132.0, peak_mib=1210.0),
+    }
+    parts = benchmark.capsule_parts(jobs, entries)
+    assert parts['model-k1000-lean'] == pytest.approx(dict(
+        trunk='trunk-k1000', ms_per_step=22.0, time_over_trunk=0.2,
+        peak_mib=200.0))
+    assert parts['model-k10-full']['peak_mib'] == pytest.approx(100.0)
+    assert benchmark.lean_memory_savings(jobs, parts) == pytest.approx(
+        {'k10': 5.0, 'k1000': 40.0})
+
+
+def test_sweep_reports_the_capsule_part(tmp_path):
+    """End to end on a ResNet-18 capsule head with W shared by the 4x4
+    grid, 200 classes, batch 4: the lean path's capsule part takes less
+    peak memory than the full path's, whose votes alone are 4 * 200 * 512 *
+    16 * 4 bytes = 25 MiB."""
+    config = tmp_path / 'shared.py'
+    config.write_text(
+        f"_base_ = ['{CIFAR_CAPSULE}']\n"
+        'model = dict(head=dict(decoder=None, weight_sharing=dict('
+        'num_types=32, grid=(4, 4))))\n')
+    out = tmp_path / 'bench.json'
+    log = run_in_repo(sys.executable, 'tools/benchmark.py', config,
+                      '--batch-size', '4', '--warmup', '1', '--rounds', '1',
+                      '--steps', '1', '--data-batches', '0',
+                      '--memory-steps', '2', '--variants', 'model', 'trunk',
+                      '--num-classes', '200', '--votes', 'full', 'lean',
+                      '--out', out)
+    result = json.loads(out.read_text())
+    v = result['variants']
+    assert set(v) == {'model-k200-full', 'model-k200-lean', 'trunk-k200'}
+    assert v['model-k200-lean']['votes'] == 'lean'
+    assert v['trunk-k200']['num_classes'] == 200
+    parts = result['capsule_part']
+    for name in ('model-k200-full', 'model-k200-lean'):
+        assert parts[name]['ms_per_step'] == pytest.approx(
+            v[name]['ms_per_step'] - v['trunk-k200']['ms_per_step'])
+        assert parts[name]['peak_mib'] == pytest.approx(
+            v[name]['peak_mib'] - v['trunk-k200']['peak_mib'])
+    assert parts['model-k200-full']['peak_mib'] > 25
+    assert result['full_over_lean_memory']['k200'] > 1.5
+    assert 'capsule part (model step - trunk step)' in log
