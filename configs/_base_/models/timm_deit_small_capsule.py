@@ -1,7 +1,7 @@
-# timm_deit_small.py with a 1,000-class capsule head instead of pooling +
-# linear head. PrimaryCapsNeck: a 2x2 conv with stride 2 merges the
-# (B, 384, 14, 14) patch-token map into 32 types of 8-D capsules on a 7x7
-# grid, 1,568 capsules, as on the ResNet-50 (1x1 on the 14x14 map would
+# timm_deit_small.py with the capsule head of capsule_head.py instead of
+# pooling + linear head. PrimaryCapsNeck: a 2x2 conv with stride 2 merges
+# the (B, 384, 14, 14) patch-token map into 32 types of 8-D capsules on a
+# 7x7 grid, 1,568 capsules, as on the ResNet-50 (1x1 on the 14x14 map would
 # give 6,272, four times the routing cost). DigitCapsHead as in
 # timm_resnet50_capsule.py: 1,000 16-D class capsules, W shared by the 49
 # positions of a type (4,096,000 weights), dynamic routing with 3
@@ -12,26 +12,23 @@
 # on random images (3 seeds), as the paper's MNIST CapsNet's (0.032); this
 # trunk's primary capsules are 0.68 long on average (0.019 on the
 # ResNet-50, whose head needs 8.0).
-_base_ = ['./timm_deit_small.py']
+_base_ = ['./timm_deit_small.py', './capsule_head.py']
 
+capsule_grid = (7, 7)
 model = dict(
     neck=dict(
         _delete_=True,
-        type='PrimaryCapsNeck',
+        **_base_.capsule_neck,
         in_channels=384,
-        num_types=32,
-        capsule_dim=8,
         kernel_size=2,
         stride=2,
         in_size=(14, 14)),
     head=dict(
         _delete_=True,
-        type='DigitCapsHead',
+        **_base_.capsule_head,
         num_classes=1000,
-        in_capsules=32 * 7 * 7,
-        in_dim=8,
-        out_dim=16,
-        weight_sharing=dict(num_types=32, grid=(7, 7)),
-        routing=dict(type='DynamicRouting', num_iterations=3),
+        in_capsules=_base_.capsule_types * capsule_grid[0] * capsule_grid[1],
+        weight_sharing=dict(
+            num_types=_base_.capsule_types, grid=capsule_grid),
         init_std=0.6),
 )

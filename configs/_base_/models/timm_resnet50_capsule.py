@@ -1,9 +1,8 @@
-# timm_resnet50.py with a 1,000-class capsule head instead of pooling +
-# linear head. PrimaryCapsNeck: a 1x1 conv makes 32 types of 8-D capsules
-# at each position of the (B, 2048, 7, 7) map: 32 x 7 x 7 = 1,568 capsules.
-# DigitCapsHead: 1,000 16-D class capsules with one W per capsule type and
-# class, shared by the 49 positions (4,096,000 weights; one per capsule
-# would be 200,704,000), dynamic routing with 3 iterations on the lean
+# timm_resnet50.py with the capsule head of capsule_head.py instead of
+# pooling + linear head: 32 capsule types at each position of the
+# (B, 2048, 7, 7) map (1,568 capsules), 1,000 16-D class capsules with one
+# W per capsule type and class, shared by the 49 positions (4,096,000
+# weights; one per capsule would be 200,704,000), dynamic routing with 3 iterations on the lean
 # path (votes='auto' takes it for dynamic routing with shared W: the vote
 # tensor, 100 MiB per image, is never formed), margin loss, no decoder (a
 # fully connected decoder to 3x224x224 pixels would hold 154 M weights).
@@ -16,27 +15,21 @@
 # on random images (3 seeds), as long as the paper's MNIST CapsNet's at
 # initialisation (0.032, std 0.1); std 0.1 would make them 4e-6, where the
 # squash's gradient vanishes. Measured with random images, not ImageNet.
-#
-# timm_deit_small_capsule.py has the same head but for init_std
-# (mmengine's one _base_ chain per file keeps the two copies).
-_base_ = ['./timm_resnet50.py']
+_base_ = ['./timm_resnet50.py', './capsule_head.py']
 
+capsule_grid = (7, 7)
 model = dict(
     neck=dict(
         _delete_=True,
-        type='PrimaryCapsNeck',
+        **_base_.capsule_neck,
         in_channels=2048,
-        num_types=32,
-        capsule_dim=8,
-        in_size=(7, 7)),
+        in_size=capsule_grid),
     head=dict(
         _delete_=True,
-        type='DigitCapsHead',
+        **_base_.capsule_head,
         num_classes=1000,
-        in_capsules=32 * 7 * 7,
-        in_dim=8,
-        out_dim=16,
-        weight_sharing=dict(num_types=32, grid=(7, 7)),
-        routing=dict(type='DynamicRouting', num_iterations=3),
+        in_capsules=_base_.capsule_types * capsule_grid[0] * capsule_grid[1],
+        weight_sharing=dict(
+            num_types=_base_.capsule_types, grid=capsule_grid),
         init_std=8.0),
 )
