@@ -2,10 +2,11 @@
 # pooling + linear head: 32 capsule types at each position of the
 # (B, 2048, 7, 7) map (1,568 capsules), 1,000 16-D class capsules with one
 # W per capsule type and class, shared by the 49 positions (4,096,000
-# weights; one per capsule would be 200,704,000), dynamic routing with 3 iterations on the lean
-# path (votes='auto' takes it for dynamic routing with shared W: the vote
-# tensor, 100 MiB per image, is never formed), margin loss, no decoder (a
-# fully connected decoder to 3x224x224 pixels would hold 154 M weights).
+# weights; one per capsule would be 200,704,000), dynamic routing with 3
+# iterations on the lean path (votes='auto' takes it for dynamic routing
+# with shared W: the vote tensor, 100 MiB per image, is never formed),
+# margin loss, no decoder (a fully connected decoder to 3x224x224 pixels
+# would hold 154 M weights).
 # Parameters: trunk 23,508,032 + neck 524,544 + capsule layer 4,096,000 =
 # 28,128,576.
 #
