@@ -28,9 +28,12 @@ data preprocessor deliver. Output: a table, and JSON with ``--out``.
 ``--num-classes K ...`` and ``--votes PATH ...`` sweep the ``model`` (and
 ``trunk``) jobs over head sizes and capsule-layer vote paths (``full``,
 ``lean``, ``auto``, see ``CapsuleLayer``): one ``model-k{K}-{path}`` job
-each, one ``trunk-k{K}`` job per size. With ``trunk`` among the variants
-the capsule part of each model job, its step minus the trunk's of the same
-size, is reported in time and memory.
+each, one ``trunk-k{K}`` job per size, run right after that size's model
+jobs in every round. With ``trunk`` among the variants the capsule part of
+each model job, its step minus the trunk's of the same size, is reported:
+in time the median over rounds of the differences within a round (steps
+run minutes apart on a shared machine differ by more than the head
+costs), in memory the difference of the peaks.
 
 ``--compare CONFIG ...`` adds the ``model`` step of further configs (other
 routings, other models) to the same interleaved rounds, so that their
@@ -138,20 +141,19 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 
 def make_jobs(args: argparse.Namespace) -> List[Job]:
-    """The jobs to time: the variants of the first config (``model`` and
-    ``trunk`` swept over ``--num-classes`` and ``--votes``), then the
-    ``--compare`` configs' models."""
+    """The jobs to time: for each class count of ``--num-classes``, the
+    ``model`` with each vote path of ``--votes``, then the ``trunk``; then
+    the other variants of the first config and the ``--compare`` configs'
+    models."""
     jobs: List[Job] = []
-    sizes = args.num_classes or [None]
-    paths = args.votes or [None]
-    for variant in args.variants:
-        if variant == 'model':
-            jobs += [_sized_job(variant, args.config, k, v)
-                     for k in sizes for v in paths]
-        elif variant == 'trunk':
-            jobs += [_sized_job(variant, args.config, k) for k in sizes]
-        else:
-            jobs.append(Job(variant, args.config, variant))
+    for k in args.num_classes or [None]:
+        if 'model' in args.variants:
+            jobs += [_sized_job('model', args.config, k, v)
+                     for v in args.votes or [None]]
+        if 'trunk' in args.variants:
+            jobs.append(_sized_job('trunk', args.config, k))
+    jobs += [Job(variant, args.config, variant) for variant in args.variants
+             if variant not in ('model', 'trunk')]
     for path in args.compare:
         if path in {job.name for job in jobs}:
             raise ValueError(f'--compare names {path} twice')
@@ -391,14 +393,16 @@ def time_data_path(cfg: Config, args: argparse.Namespace,
 
 def step_entries(jobs: List[Job], times: Dict[str, List[float]],
                  args: argparse.Namespace) -> Dict[str, dict]:
-    """Per job: median ms per step, images/s, timed steps, and with
-    memory the peak MiB."""
+    """Per job: median ms per step, images/s, every timed step's ms in
+    round order, and with memory the peak MiB."""
     entries = {}
     for job in jobs:
         median = statistics.median(times[job.name])
-        entries[job.name] = dict(ms_per_step=median * 1e3,
-                                 images_per_s=args.batch_size / median,
-                                 timed_steps=len(times[job.name]))
+        entries[job.name] = dict(
+            ms_per_step=median * 1e3,
+            images_per_s=args.batch_size / median,
+            timed_steps=len(times[job.name]),
+            step_ms=[t * 1e3 for t in times[job.name]])
         if job.num_classes is not None:
             entries[job.name]['num_classes'] = job.num_classes
         if job.votes is not None:
@@ -409,9 +413,13 @@ def step_entries(jobs: List[Job], times: Dict[str, List[float]],
     return entries
 
 
-def capsule_parts(jobs: List[Job], entries: Dict[str, dict]) -> dict:
+def capsule_parts(jobs: List[Job], entries: Dict[str, dict],
+                  steps_per_round: int) -> dict:
     """Each model job's step minus the trunk job's of the same class count:
-    what the capsule neck and head add, in time and memory."""
+    what the capsule neck and head add. Time: the median over rounds of
+    the difference of the two jobs' mean step in the round (also given per
+    round), and that over the trunk's median step; memory: the difference
+    of the peaks."""
     trunks = {job.num_classes: job.name for job in jobs
               if job.variant == 'trunk'}
     parts = {}
@@ -420,13 +428,23 @@ def capsule_parts(jobs: List[Job], entries: Dict[str, dict]) -> dict:
                 or job.num_classes not in trunks):
             continue
         model, trunk = entries[job.name], entries[trunks[job.num_classes]]
-        ms = model['ms_per_step'] - trunk['ms_per_step']
+        rounds = [
+            statistics.mean(m) - statistics.mean(t) for m, t in zip(
+                _by_round(model['step_ms'], steps_per_round),
+                _by_round(trunk['step_ms'], steps_per_round))
+        ]
+        ms = statistics.median(rounds)
         part = dict(trunk=trunks[job.num_classes], ms_per_step=ms,
-                    time_over_trunk=ms / trunk['ms_per_step'])
+                    time_over_trunk=ms / trunk['ms_per_step'],
+                    round_ms=rounds)
         if 'peak_mib' in model:
             part['peak_mib'] = model['peak_mib'] - trunk['peak_mib']
         parts[job.name] = part
     return parts
+
+
+def _by_round(step_ms: List[float], steps: int) -> List[List[float]]:
+    return [step_ms[i:i + steps] for i in range(0, len(step_ms), steps)]
 
 
 def lean_memory_savings(jobs: List[Job], parts: dict) -> Dict[str, float]:
@@ -470,7 +488,7 @@ def summarize(jobs: List[Job], entries: Dict[str, dict],
         for entry in results.get('compare', {}).values():
             entry['speed_over_first'] = (v['model']['ms_per_step'] /
                                          entry['ms_per_step'])
-    parts = capsule_parts(jobs, entries)
+    parts = capsule_parts(jobs, entries, args.steps)
     if parts:
         results['capsule_part'] = parts
         savings = lean_memory_savings(jobs, parts)
@@ -500,7 +518,7 @@ def print_report(results: dict, args: argparse.Namespace) -> None:
               f"{entry['ms_per_step']:>10.1f}"
               f"{_mib(entry.get('peak_mib')):>10}")
     if 'capsule_part' in results:
-        print('capsule part (model step - trunk step):')
+        print('capsule part (model step - trunk step, median over rounds):')
         print(f"{'model':<{width}}{'ms/step':>10}{'x trunk':>10}"
               f"{'peak MiB':>10}")
         for name, part in results['capsule_part'].items():

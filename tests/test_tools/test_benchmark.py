@@ -100,11 +100,12 @@ def test_jobs_sweep_the_model_over_sizes_and_paths():
                       '--num-classes', '10', '1000', '--votes', 'full',
                       'lean', '--compare', 'b.py')
     jobs = benchmark.make_jobs(args)
+    # Each size's trunk runs right after its models, in every round.
     assert [job.name for job in jobs] == [
-        'model-k10-full', 'model-k10-lean', 'model-k1000-full',
-        'model-k1000-lean', 'trunk-k10', 'trunk-k1000', 'conv_floor', 'b.py'
+        'model-k10-full', 'model-k10-lean', 'trunk-k10', 'model-k1000-full',
+        'model-k1000-lean', 'trunk-k1000', 'conv_floor', 'b.py'
     ]
-    assert jobs[3].overrides == {
+    assert jobs[4].overrides == {
         'model.head.num_classes': 1000,
         'data_preprocessor.num_classes': 1000, 'model.head.votes': 'lean'}
     assert jobs[5].overrides == {'model.head.num_classes': 1000,
@@ -163,21 +164,33 @@ def test_trunk_needs_a_feature_map(tmp_path, tiny_mnist_root):
 
 
 def test_capsule_part_is_the_model_minus_its_trunk():
+    """Time: the median over rounds of the difference within each round
+    (2 steps a round); memory: the difference of the peaks."""
     jobs = benchmark.make_jobs(
         bench_args('a.py', '--variants', 'model', 'trunk', '--num-classes',
                    '10', '1000', '--votes', 'full', 'lean'))
+    # The machine slows down in round 2: the rounds' differences do not.
+    trunk = [100.0, 100.0, 200.0, 200.0, 110.0, 110.0]
     entries = {
-        'trunk-k10': dict(ms_per_step=100.0, peak_mib=1000.0),
-        'trunk-k1000': dict(ms_per_step=110.0, peak_mib=1010.0),
-        'model-k10-full': dict(ms_per_step=120.0, peak_mib=1100.0),
-        'model-k10-lean': dict(ms_per_step=105.0, peak_mib=1020.0),
-        'model-k1000-full': dict(ms_per_step=440.0, peak_mib=9010.0),
-        'model-k1000-lean': dict(ms_per_step=132.0, peak_mib=1210.0),
+        'trunk-k10': dict(ms_per_step=110.0, peak_mib=1000.0,
+                          step_ms=trunk),
+        'trunk-k1000': dict(ms_per_step=110.0, peak_mib=1010.0,
+                            step_ms=trunk),
+        'model-k10-full': dict(peak_mib=1100.0,
+                               step_ms=[t + 30.0 for t in trunk]),
+        'model-k10-lean': dict(peak_mib=1020.0,
+                               step_ms=[t + 5.0 for t in trunk]),
+        'model-k1000-full': dict(
+            peak_mib=9010.0, step_ms=[t + 330.0 for t in trunk]),
+        'model-k1000-lean': dict(
+            peak_mib=1210.0,
+            step_ms=[120.0, 124.0, 230.0, 250.0, 132.0, 132.0]),
     }
-    parts = benchmark.capsule_parts(jobs, entries)
+    parts = benchmark.capsule_parts(jobs, entries, steps_per_round=2)
     assert parts['model-k1000-lean'] == pytest.approx(dict(
         trunk='trunk-k1000', ms_per_step=22.0, time_over_trunk=0.2,
-        peak_mib=200.0))
+        peak_mib=200.0, round_ms=[22.0, 40.0, 22.0]))
+    assert parts['model-k10-full']['ms_per_step'] == pytest.approx(30.0)
     assert parts['model-k10-full']['peak_mib'] == pytest.approx(100.0)
     assert benchmark.lean_memory_savings(jobs, parts) == pytest.approx(
         {'k10': 5.0, 'k1000': 40.0})
@@ -207,10 +220,11 @@ def test_sweep_reports_the_capsule_part(tmp_path):
     assert v['trunk-k200']['num_classes'] == 200
     parts = result['capsule_part']
     for name in ('model-k200-full', 'model-k200-lean'):
+        # One round of one step: the difference of the two steps.
         assert parts[name]['ms_per_step'] == pytest.approx(
-            v[name]['ms_per_step'] - v['trunk-k200']['ms_per_step'])
+            v[name]['step_ms'][0] - v['trunk-k200']['step_ms'][0])
         assert parts[name]['peak_mib'] == pytest.approx(
             v[name]['peak_mib'] - v['trunk-k200']['peak_mib'])
     assert parts['model-k200-full']['peak_mib'] > 25
     assert result['full_over_lean_memory']['k200'] > 1.5
-    assert 'capsule part (model step - trunk step)' in log
+    assert 'capsule part (model step - trunk step, median over rounds)' in log
