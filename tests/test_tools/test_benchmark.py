@@ -200,7 +200,9 @@ def test_sweep_reports_the_capsule_part(tmp_path):
     """End to end on a ResNet-18 capsule head with W shared by the 4x4
     grid, 200 classes, batch 4: the lean path's capsule part takes less
     peak memory than the full path's, whose votes alone are 4 * 200 * 512 *
-    16 * 4 bytes = 25 MiB."""
+    16 * 4 bytes = 25 MiB. On CPU a peak is the process's peak RSS, in which
+    the head can reuse pages the trunk freed, so the part is not compared
+    with the votes' size, only the two paths with each other."""
     config = tmp_path / 'shared.py'
     config.write_text(
         f"_base_ = ['{CIFAR_CAPSULE}']\n"
@@ -225,6 +227,5 @@ def test_sweep_reports_the_capsule_part(tmp_path):
             v[name]['step_ms'][0] - v['trunk-k200']['step_ms'][0])
         assert parts[name]['peak_mib'] == pytest.approx(
             v[name]['peak_mib'] - v['trunk-k200']['peak_mib'])
-    assert parts['model-k200-full']['peak_mib'] > 25
     assert result['full_over_lean_memory']['k200'] > 1.5
     assert 'capsule part (model step - trunk step, median over rounds)' in log
