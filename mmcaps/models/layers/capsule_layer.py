@@ -48,8 +48,8 @@ class CapsuleLayer(nn.Module):
     types), kept for backward with routing buffers of the same size.
     ``votes='lean'`` runs dynamic routing on the factors ``u`` and ``W``
     (:func:`~mmcaps.models.routings.lean_dynamic_routing`) and never forms
-    it: memory ``B * N_in * D_in + |W|`` plus one chunk of output
-    capsules; the same outputs and gradients (to float rounding). It needs
+    it: memory ``B * N_in * D_in + |W|`` plus the couplings of one chunk
+    of images; the same outputs and gradients (to float rounding). It needs
     ``routing`` to be ``DynamicRouting``, whose options it takes.
     ``votes='auto'`` takes the lean path for dynamic routing with shared
     weights and the full path otherwise, as ``tools/benchmark.py`` measured
@@ -74,8 +74,9 @@ class CapsuleLayer(nn.Module):
             ``dict(num_types=T, grid=(H, W), coord_add=False)`` with
             ``T * H * W == in_capsules``.
         votes: ``'full'``, ``'lean'`` or ``'auto'`` (see above).
-        chunk_size: Output capsules per chunk of the lean path (``None``:
-            about 32 MiB of temporaries per chunk).
+        chunk_size: Images per chunk of the lean path (``None``:
+            :func:`~mmcaps.models.routings.auto_chunk_size`, about 128 MiB
+            of couplings per chunk).
     """
 
     def __init__(self,
