@@ -2,7 +2,6 @@
 import os
 import os.path as osp
 import shutil
-import sys
 
 from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
@@ -50,21 +49,6 @@ class BuildPyWithMim(build_py):
         super().run()
         copy_mim_files(osp.join(self.build_lib, 'mmcaps', '.mim'))
 
-
-def link_mim_files() -> None:
-    """For an editable install, link MIM_FILES into mmcaps/.mim (ignored by
-    git) so that `mim train mmcaps` finds the checkout's tools and configs
-    (mmcaps itself reads the checkout's model-index.yml directly)."""
-    mim_path = osp.join(REPO, 'mmcaps', '.mim')
-    os.makedirs(mim_path, exist_ok=True)
-    for name in MIM_FILES:
-        dst = osp.join(mim_path, name)
-        remove(dst)
-        os.symlink(osp.relpath(osp.join(REPO, name), mim_path), dst)
-
-
-if {'develop', 'editable_wheel'} & set(sys.argv):
-    link_mim_files()
 
 setup(
     name='mmcaps',

@@ -1,4 +1,4 @@
-"""Time a training step of a config's model against its floor, its trunk
+r"""Time a training step of a config's model against its floor, its trunk
 and its baseline.
 
 In one run, interleaved so that the machine's noise hits all alike, this
