@@ -48,8 +48,10 @@ class CapsuleLayer(nn.Module):
     types), kept for backward with routing buffers of the same size.
     ``votes='lean'`` runs dynamic routing on the factors ``u`` and ``W``
     (:func:`~mmcaps.models.routings.lean_dynamic_routing`) and never forms
-    it: memory ``B * N_in * D_in + |W|`` plus the couplings of one chunk
-    of images; the same outputs and gradients (to float rounding). It needs
+    it: memory ``B * N_in * D_in + |W|``, projections ``(B, T, D_in,
+    N_out)`` (``P * D_out / D_in`` times smaller than the votes) and the
+    couplings of one chunk of images; the same outputs and gradients (to
+    float rounding). It needs
     ``routing`` to be ``DynamicRouting``, whose options it takes.
     ``votes='auto'`` takes the lean path for dynamic routing with shared
     weights and the full path otherwise, as ``tools/benchmark.py`` measured
@@ -75,8 +77,8 @@ class CapsuleLayer(nn.Module):
             ``T * H * W == in_capsules``.
         votes: ``'full'``, ``'lean'`` or ``'auto'`` (see above).
         chunk_size: Images per chunk of the lean path (``None``:
-            :func:`~mmcaps.models.routings.auto_chunk_size`, about 128 MiB
-            of couplings per chunk).
+            :func:`~mmcaps.models.routings.auto_chunk_size`, about 24 MiB
+            of couplings per chunk on a CPU, 128 MiB on a GPU).
     """
 
     def __init__(self,

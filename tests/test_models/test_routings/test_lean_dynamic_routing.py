@@ -115,8 +115,10 @@ def test_runs_in_float32_under_autocast():
 
 
 def test_auto_chunk_size():
-    # 1000 classes, 32 types on a 7x7 grid, 8-D: 7,296,000 bytes an image.
-    assert auto_chunk_size(32, 49, 8, 1000) == 128 * 2**20 // 7_296_000
+    # 1000 classes, 32 types on a 7x7 grid, 8-D: 7,296,000 bytes an image;
+    # 24 MiB on a CPU, 128 MiB on a GPU.
+    assert auto_chunk_size(32, 49, 8, 1000) == 3
+    assert auto_chunk_size(32, 49, 8, 1000, device_type='cuda') == 18
     # Never less than one image.
     assert auto_chunk_size(32, 49, 8, 10**6) == 1
 
