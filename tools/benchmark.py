@@ -20,10 +20,12 @@ variants of a config's model:
   sits on, with the usual head (its linear twin);
 
 and reports images/s (median step time after warm-up), the peak memory that
-training steps add to the built model (activations, gradients, optimizer
-state; CUDA: allocator peak; CPU: the kernel's peak RSS; each job in a
-fresh process) and the samples/s that the config's train dataloader and
-data preprocessor deliver. Output: a table, and JSON with ``--out``.
+training steps add to the built model and its optimizer state
+(activations and gradients; CUDA: the allocator's peak; CPU: the peak of
+the bytes torch allocates, from torch.profiler's allocation records; each
+job in a fresh process) and the samples/s that the config's train
+dataloader and data preprocessor deliver. Output: a table, and JSON with
+``--out``.
 
 ``--num-classes K ...`` and ``--votes PATH ...`` sweep the ``model`` (and
 ``trunk``) jobs over head sizes and capsule-layer vote paths (``full``,
@@ -74,6 +76,7 @@ from mmpretrain.structures import DataSample
 
 import mmcaps  # noqa: F401  registers mmcaps' modules
 from mmcaps.testing import NaiveCapsuleLayer
+from mmcaps.utils import peak_cpu_allocated
 
 VARIANTS = ('model', 'naive', 'conv_floor', 'trunk')
 VOTES = ('full', 'lean', 'auto')
@@ -325,41 +328,32 @@ def time_steps(jobs: List[Job], args: argparse.Namespace,
     return times
 
 
-def _proc_status_mib(field: str) -> float:
-    with open('/proc/self/status') as f:
-        for line in f:
-            if line.startswith(field + ':'):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError(f'no {field} in /proc/self/status')
-
-
-def _reset_peak_rss() -> None:
-    """Reset the kernel's peak-RSS mark (VmHWM) to the current RSS, so that
-    the import and build peaks do not hide the steps' peak."""
-    with open('/proc/self/clear_refs', 'w') as f:
-        f.write('5')
-
-
 def peak_memory_mib(job: Job, args: argparse.Namespace) -> float:
     """Peak MiB that ``--memory-steps`` training steps of ``job`` add to
-    its built model, measured in this process: run it in a fresh one
-    (:func:`peak_memory_in_fresh_process`), as the CPU's peak RSS is the
-    process's whole life."""
+    its built model and optimizer state (one step runs first, unmeasured,
+    to create Adam's state, whose one-off allocation would otherwise be
+    the peak of models with small activations): on CUDA the allocator's
+    peak, on the CPU :func:`~mmcaps.utils.peak_cpu_allocated` (torch's
+    allocation records, not the process's RSS, which depends on what the
+    C allocator keeps). Run it in a fresh process
+    (:func:`peak_memory_in_fresh_process`), so that no other job's tensors
+    or caches are around."""
     device = get_device(args)
     step = build_step(job, load_config(job, args), args, device)
+    step()
+
+    def steps() -> None:
+        for _ in range(args.memory_steps):
+            step()
+
     if device.type == 'cuda':
         sync(device)
         base = torch.cuda.memory_allocated(device)
         torch.cuda.reset_peak_memory_stats(device)
-        for _ in range(args.memory_steps):
-            step()
+        steps()
         sync(device)
         return (torch.cuda.max_memory_allocated(device) - base) / 2**20
-    _reset_peak_rss()
-    base = _proc_status_mib('VmRSS')
-    for _ in range(args.memory_steps):
-        step()
-    return _proc_status_mib('VmHWM') - base
+    return peak_cpu_allocated(steps) / 2**20
 
 
 def peak_memory_in_fresh_process(job: Job, args: argparse.Namespace

@@ -7,6 +7,7 @@ from .dist import setup_cpu_distributed
 from .fileio import atomic_path, download_file, fsync_dir, md5sum
 from .plain_checkpoint import (PLAIN_TYPE_KEY, from_plain,
                                save_plain_checkpoint, to_plain)
+from .profiling import peak_cpu_allocated
 
 __all__ = [
     'MAX_DOWNLOAD_BYTES', 'TRUSTED_CHECKPOINTS_ENV', 'BadCheckpointError',
@@ -14,5 +15,5 @@ __all__ = [
     'load_model_weights', 'register_checkpoint_loader', 'trusted_checkpoints',
     'setup_cpu_distributed', 'atomic_path', 'download_file', 'fsync_dir',
     'md5sum', 'PLAIN_TYPE_KEY', 'from_plain', 'save_plain_checkpoint',
-    'to_plain'
+    'to_plain', 'peak_cpu_allocated'
 ]

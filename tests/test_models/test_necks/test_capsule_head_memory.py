@@ -1,37 +1,14 @@
 """Memory of a capsule head on a ResNet-50 trunk at 224x224, batch 32."""
-from typing import Callable
-
 import torch
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
-from torch.profiler import ProfilerActivity, profile
 
 import mmcaps  # noqa: F401
 from mmcaps.models.heads import DigitCapsHead
 from mmcaps.models.necks import PrimaryCapsNeck
+from mmcaps.utils import peak_cpu_allocated
 
 MiB = 1 << 20
-
-
-def peak_allocated(fn: Callable[[], None]) -> int:
-    """Peak of the CPU memory torch allocates while ``fn`` runs, in bytes,
-    above what was allocated when it started.
-
-    Replays the allocation and free records of ``torch.profiler``
-    (``profile_memory=True``) in time order; memory freed before ``fn``
-    returns counts only while it was live.
-    """
-    with profile(activities=[ProfilerActivity.CPU],
-                 profile_memory=True) as prof:
-        fn()
-    records = sorted((e for e in prof.profiler.kineto_results.events()
-                      if e.name() == '[memory]'),
-                     key=lambda e: e.start_ns())
-    live = peak = 0
-    for record in records:
-        live += record.nbytes()
-        peak = max(peak, live)
-    return peak
 
 
 def test_capsule_part_on_resnet50_at_224(capsys):
@@ -65,7 +42,7 @@ def test_capsule_part_on_resnet50_at_224(capsys):
         losses = head.loss(neck(feats), samples)
         sum(losses.values()).backward()
 
-    peak = peak_allocated(step)
+    peak = peak_cpu_allocated(step)
     u_hat = batch * num_classes * neck.out_capsules * 16 * 4
     with capsys.disabled():
         print(f'\ncapsule neck + head on ResNet-50 7x7 map, batch {batch}: '
