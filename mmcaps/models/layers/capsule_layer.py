@@ -44,7 +44,7 @@ class CapsuleLayer(nn.Module):
     **Votes.** ``votes='full'`` forms the vote tensor ``(B, N_out, N_in,
     D_out)`` and hands it to the routing (any routing algorithm):
     ``B * N_out * N_in * D_out * 4`` bytes in fp32 (737 KiB per image for
-    DigitCaps, 100 MiB per image for 1,000 classes on a 7x7 grid of 32
+    DigitCaps, 96 MiB per image for 1,000 classes on a 7x7 grid of 32
     types), kept for backward with routing buffers of the same size.
     ``votes='lean'`` runs dynamic routing on the factors ``u`` and ``W``
     (:func:`~mmcaps.models.routings.lean_dynamic_routing`) and never forms
