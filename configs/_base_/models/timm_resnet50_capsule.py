@@ -4,7 +4,7 @@
 # W per capsule type and class, shared by the 49 positions (4,096,000
 # weights; one per capsule would be 200,704,000), dynamic routing with 3
 # iterations on the lean path (votes='auto' takes it for dynamic routing
-# with shared W: the vote tensor, 100 MiB per image, is never formed),
+# with shared W: the vote tensor, 96 MiB per image, is never formed),
 # margin loss, no decoder (a fully connected decoder to 3x224x224 pixels
 # would hold 154 M weights).
 # Parameters: trunk 23,508,032 + neck 524,544 + capsule layer 4,096,000 =
