@@ -40,11 +40,12 @@ __all__ = [
 ]
 
 # What an automatic chunk aims its couplings at. On a CPU about its
-# last-level cache, so that the passes over a chunk run from cache: the
-# routing's forward and backward for 1,000 classes on 32 x 7 x 7 capsules,
-# batch 32, took ~0.85 s with 3 images a chunk (24 MiB), ~0.8 s with 1 and
-# ~1.5 s with 8 or 18 (128 MiB) on a 2-core EPYC with 32 MiB of L3. On a
-# GPU (not measured) larger chunks: fewer and larger kernels.
+# last-level cache, so that the passes over a chunk run from cache: this
+# routing's forward and backward alone, 1,000 classes on 32 x 7 x 7
+# capsules, batch 32, timed in one process (2-core EPYC, 32 MiB of L3),
+# took ~0.85 s with 3 images a chunk (24 MiB), ~0.8 s with 1 and ~1.5 s
+# with 8 or 18 (128 MiB). On a GPU (not measured) larger chunks: fewer and
+# larger kernels.
 _CHUNK_BYTES = dict(cpu=24 * 2**20, cuda=128 * 2**20)
 
 
