@@ -10,8 +10,8 @@ from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 
 from mmcaps.evaluation import DumpPredictions
-from mmcaps.utils import (load_model_weights,  # also registers mmcaps
-                          setup_cpu_distributed)
+from mmcaps.utils import destroy_distributed  # also registers mmcaps
+from mmcaps.utils import load_model_weights, setup_cpu_distributed
 from mmcaps.utils.tool_args import merge_args, parse_tool_args
 
 
@@ -70,6 +70,7 @@ def main() -> None:
     if (args.out is not None and args.out_item == 'metrics'
             and is_main_process()):
         mmengine.dump(metrics, args.out)
+    destroy_distributed()
 
 
 if __name__ == '__main__':

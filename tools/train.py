@@ -5,7 +5,8 @@ import argparse
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from mmcaps.utils import setup_cpu_distributed  # also registers mmcaps
+# Importing mmcaps registers its modules.
+from mmcaps.utils import destroy_distributed, setup_cpu_distributed
 from mmcaps.utils.tool_args import merge_args, parse_tool_args
 
 
@@ -40,6 +41,7 @@ def main() -> None:
     setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
     runner.train()
+    destroy_distributed()
 
 
 if __name__ == '__main__':

@@ -22,7 +22,10 @@ from mmengine.dist import is_distributed
 from mmpretrain.registry import MODEL_WRAPPERS
 from torch.nn.parallel import DistributedDataParallel
 
-__all__ = ['setup_cpu_distributed', 'set_slurm_dist_env', 'check_torchrun_env']
+__all__ = [
+    'setup_cpu_distributed', 'set_slurm_dist_env', 'check_torchrun_env',
+    'destroy_distributed'
+]
 
 SLURM_VARIABLES = ('SLURM_PROCID', 'SLURM_NTASKS', 'SLURM_NODELIST')
 TORCHRUN_VARIABLES = ('RANK', 'WORLD_SIZE')
@@ -183,3 +186,20 @@ def setup_cpu_distributed(cfg: Config) -> bool:
     cfg.merge_from_dict({'env_cfg.dist_cfg.backend': 'gloo'})
     _set_cpu_model_wrapper(cfg)
     return True
+
+
+def destroy_distributed() -> None:
+    """Destroy the default process group, if one was started, at the end of
+    a tool's run.
+
+    mmengine's Runner never does. Left to interpreter shutdown, gloo's
+    worker threads can be destroyed unjoined: the process then aborts
+    ("terminate called without an active exception", SIGABRT) after its
+    work is done, and torchrun reports the run as failed (seen in
+    ``tools/dist_test.sh`` with 2 CPU processes; pytorch/pytorch#190489).
+    """
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        # Every rank done with the group first: a rank that destroys it
+        # while another still talks to it makes that one abort.
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()
