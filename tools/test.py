@@ -10,8 +10,9 @@ from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 
 from mmcaps.evaluation import DumpPredictions
-from mmcaps.utils import destroy_distributed  # also registers mmcaps
-from mmcaps.utils import load_model_weights, setup_cpu_distributed
+# Importing mmcaps registers its modules.
+from mmcaps.utils import (destroy_distributed, load_model_weights,
+                          setup_cpu_distributed)
 from mmcaps.utils.tool_args import merge_args, parse_tool_args
 
 
