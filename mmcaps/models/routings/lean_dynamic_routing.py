@@ -88,10 +88,17 @@ class _FactoredVotes:
             self.u.sum(2, keepdim=True), self.weight_j, offsets,
             self.u.shape[0])
 
-    def uniform_coupling(self) -> torch.Tensor:
-        """The first iteration's couplings ``(B, T, P, N_out)``."""
+    def contract_uniform(
+        self, with_offsets: bool
+    ) -> Tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
+        """The first iteration's couplings ``(B, T, P, N_out)``, all ``1 /
+        N_out``, and their contraction over the whole batch (one chunk; on
+        :meth:`pooled` votes), with the offsets' part if asked for."""
         num_out = self.weight_j.shape[0]
-        return self.u.new_full((*self.u.shape[:3], num_out), 1 / num_out)
+        coef = self.u.new_full((*self.u.shape[:3], num_out), 1 / num_out)
+        x, s_offsets = self.new_contraction(with_offsets)
+        self.contract(slice(None), coef, x, s_offsets)
+        return coef, x, s_offsets
 
     def chunks(self) -> List[slice]:
         return [
@@ -117,14 +124,17 @@ class _FactoredVotes:
                                  vec[rows].transpose(1, 2)).unsqueeze(1)
         return dots
 
-    def new_contraction(self) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
-        """Buffers for :meth:`contract`: ``(N_out, B, T * D_in)`` and, with
-        offsets, ``(B, N_out, D_out)``."""
+    def new_contraction(
+        self,
+        with_offsets: bool = True
+    ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """Buffers for :meth:`contract`: ``(N_out, B, T * D_in)`` and, for
+        votes with offsets and if asked for, ``(B, N_out, D_out)``."""
         b, t, _, d_in = self.u.shape
         num_out, _, out_dim = self.weight_j.shape
         x = self.u.new_empty(num_out, b, t * d_in)
-        s_offsets = (None if self.offsets is None else self.u.new_empty(
-            b, num_out, out_dim))
+        s_offsets = (None if self.offsets is None or not with_offsets else
+                     self.u.new_empty(b, num_out, out_dim))
         return x, s_offsets
 
     def contract(self, rows: slice, coef: torch.Tensor, x: torch.Tensor,
@@ -170,9 +180,7 @@ def _route(votes: _FactoredVotes, num_iterations: int,
     for it in range(num_iterations):
         if it == 0:
             pooled = votes.pooled()
-            x, s_offsets = pooled.new_contraction()
-            pooled.contract(slice(None), pooled.uniform_coupling(), x,
-                            s_offsets)
+            _, x, s_offsets = pooled.contract_uniform(with_offsets=True)
             s = pooled.weighted_sum(x, s_offsets)
         else:
             proj = votes.project(v_sum)
@@ -207,9 +215,7 @@ def _backward(votes: _FactoredVotes, s_all: torch.Tensor,
         if t == 0:
             # Constant couplings; grad_u gets the same for every position.
             pooled = votes.pooled()
-            coef = pooled.uniform_coupling()
-            x, _ = pooled.new_contraction()
-            pooled.contract(slice(None), coef, x, None)
+            coef, x, _ = pooled.contract_uniform(with_offsets=False)
             grad_u += _input_grad(pooled.project(grad_s), coef)
             grad_w_j += pooled.weight_grad(x, grad_s)
             continue
@@ -218,8 +224,9 @@ def _backward(votes: _FactoredVotes, s_all: torch.Tensor,
         through_logits = t > first
         proj_v = votes.project(v_sums[t])
         proj_g = votes.project(grad_s)
-        x_c, _ = votes.new_contraction()
-        x_b, s_offsets_b = votes.new_contraction()
+        x_c, _ = votes.new_contraction(with_offsets=False)
+        if through_logits:
+            x_b, s_offsets_b = votes.new_contraction()
         for rows in votes.chunks():
             coupling = votes.agreement(rows, proj_v, v_sums[t]).softmax(-1)
             # dL/du_hat_j|i = c_ij dL/ds_j (+ dL/db_ij V_j below)
