@@ -24,6 +24,8 @@ CONFIGS = sorted(p for p in (REPO / 'configs').rglob('*.py')
 METAFILES = sorted((REPO / 'configs').glob('*/metafile.yml'))
 ENTRIES = [(path, model) for path in METAFILES
            for model in yaml.safe_load(path.read_text())['Models']]
+MEASURED = [(path, model) for path, model in ENTRIES
+            if any(result['Metrics'] for result in model['Results'])]
 PUBLISH = REPO / 'tools' / 'model_converters'
 
 
@@ -75,6 +77,33 @@ def test_entry_schema_and_measured_results(path, model):
                 metric, value)
         if result['Metrics']:
             assert 'Training Resources' in metadata, 'the budget measured'
+
+
+def _logged_metrics(log: Path) -> list:
+    """Every ``name: value`` an mmengine evaluation line of ``log`` has."""
+    return [float(value) for line in log.read_text().splitlines()
+            if 'Epoch(val)' in line or 'Epoch(test)' in line
+            for value in re.findall(r'[\w/]+: (\d+\.\d+)', line)]
+
+
+@pytest.mark.parametrize('path,model', MEASURED,
+                         ids=[m['Name'] for _, m in MEASURED])
+def test_every_result_is_in_a_log_its_readme_row_links(path, model):
+    """A metafile number is the (rounded) value of an evaluation in a log
+    that the model's row of its README links: a typo or a number without a
+    run behind it fails."""
+    rows = [row for row in (path.parent / 'README.md').read_text()
+            .splitlines() if row.startswith('|')
+            and (row.split('|')[1].strip() == model['Name']
+                 or f'[{model["Name"]}]' in row)]
+    logs = [path.parent / link for row in rows
+            for link in re.findall(r'\]\((logs/[^)]+\.log)\)', row)]
+    assert logs, f'no log linked from the README row of {model["Name"]}'
+    logged = [v for log in logs for v in _logged_metrics(log)]
+    for result in model['Results']:
+        for metric, value in result['Metrics'].items():
+            assert any(abs(v - value) <= 0.005 + 1e-9 for v in logged), (
+                metric, value, [str(log.name) for log in logs])
 
 
 def test_get_model_builds_by_name():
