@@ -11,18 +11,23 @@ inside the package, found there wherever the package is installed and
 checked against the ``Weights SHA-256`` of the model's ``Metadata``.
 ``get_model(name, pretrained=True)`` on a model without shipped weights
 raises an error that says so, where mmpretrain would only warn and return
-random weights.
+random weights. A shipped checkpoint without the reconstruction decoder
+(``publish_model.py --drop-decoder``) gives a model built without one.
 """
 import hashlib
 from pathlib import Path
 from typing import List, Optional, Union
 
+from mmengine.config import Config
 from mmpretrain.apis import ModelHub
 from mmpretrain.apis import list_models as list_all_models
 from modelindex.models.Model import Model
 
+from mmcaps.utils.checkpoint import load_checkpoint_file
+
 __all__ = [
-    'PACKAGE_ROOT', 'CHECKPOINT_ROOT', 'SHIPPED_PREFIX', 'ZooModel',
+    'PACKAGE_ROOT', 'CHECKPOINT_ROOT', 'SHIPPED_PREFIX', 'DECODER_PREFIX',
+    'ZooModel',
     'find_model_index', 'list_models', 'register_model_index', 'sha256sum'
 ]
 
@@ -32,6 +37,8 @@ CHECKPOINT_ROOT = PACKAGE_ROOT / 'checkpoints'
 # How a metafile names a shipped checkpoint: its path in the repository.
 SHIPPED_PREFIX = 'mmcaps/checkpoints/'
 SHA256_KEY = 'Weights SHA-256'
+# What publish_model.py --drop-decoder leaves out of a checkpoint.
+DECODER_PREFIX = 'head.decoder.'
 # The names register_model_index added to ModelHub.
 _registered: set = set()
 
@@ -116,7 +123,27 @@ class ZooModel(Model):
                 f'mmcaps model {self.name!r}: {path} does not have the '
                 f'SHA-256 of its metafile ({self.sha256}); the file is '
                 'damaged or not the published one')
+        self._build_without_missing_decoder(path)
         return str(path)
+
+    def _build_without_missing_decoder(self, checkpoint: Path) -> None:
+        """Drop the decoder from the config when the checkpoint has none.
+
+        ``get_model(name, pretrained=True)`` reads ``weights`` after it
+        took ``config`` (this object's, loaded by ``ModelHub.get``) and
+        before it builds the model: built with the decoder, the model would
+        load the checkpoint with a warning about every missing
+        ``head.decoder.*`` key and keep a randomly initialised decoder.
+        """
+        if not isinstance(self.config, Config):
+            return
+        head = self.config.model.get('head')
+        if not isinstance(head, dict) or head.get('decoder') is None:
+            return
+        state_dict = load_checkpoint_file(
+            checkpoint, map_location='cpu')['state_dict']
+        if not any(key.startswith(DECODER_PREFIX) for key in state_dict):
+            head.decoder = None
 
     @weights.setter
     def weights(self, value: Optional[str]) -> None:

@@ -124,9 +124,10 @@ def test_pretrained_true_without_weights_is_an_error(tmp_path):
 
 
 @pytest.fixture
-def tiny_zoo(tiny_mnist_root, tmp_path):
+def tiny_zoo(request, tiny_mnist_root, tmp_path):
     """A model index of one tiny CapsNet whose training checkpoint is
-    published into ``tmp_path/checkpoints`` with publish_model.py."""
+    published into ``tmp_path/checkpoints`` with publish_model.py (without
+    its decoder when the test's indirect parameter is True)."""
     sys.path.insert(0, str(PUBLISH))
     try:
         from publish_model import publish
@@ -139,7 +140,8 @@ def tiny_zoo(tiny_mnist_root, tmp_path):
     torch.save({'state_dict': model.state_dict(), 'meta': {'epoch': 1},
                 'optimizer': {'state': {}}}, train_ckpt)
     published = Path(publish(str(train_ckpt),
-                             str(tmp_path / 'checkpoints' / 'tiny.pth')))
+                             str(tmp_path / 'checkpoints' / 'tiny.pth'),
+                             drop_decoder=getattr(request, 'param', False)))
     name = f'tiny-capsnet-{uuid.uuid4().hex[:8]}'
     (tmp_path / 'metafile.yml').write_text(yaml.safe_dump({'Models': [{
         'Name': name, 'Config': 'tiny.py',
@@ -163,6 +165,23 @@ def test_shipped_checkpoint_resolves_from_the_package(tiny_zoo):
     model = get_model(name, pretrained=True)
     for key, value in trained.state_dict().items():
         torch.testing.assert_close(model.state_dict()[key], value, msg=key)
+
+
+@pytest.mark.parametrize('tiny_zoo', [True], indirect=True)
+def test_shipped_checkpoint_without_decoder_builds_without_one(tiny_zoo):
+    name, trained, _ = tiny_zoo
+    model = get_model(name, pretrained=True)
+    assert model.head.decoder is None
+    assert model._config.model.head.decoder is None
+    kept = {key: value for key, value in trained.state_dict().items()
+            if not key.startswith('head.decoder.')}
+    assert len(kept) < len(trained.state_dict())
+    assert model.state_dict().keys() == kept.keys()
+    for key, value in kept.items():
+        torch.testing.assert_close(model.state_dict()[key], value, msg=key)
+    # Without the weights the model keeps its decoder: training needs it,
+    # and the index's config is not changed by the pretrained build.
+    assert get_model(name).head.decoder is not None
 
 
 def test_damaged_or_missing_shipped_checkpoint_is_an_error(tiny_zoo):

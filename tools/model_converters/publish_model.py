@@ -22,14 +22,13 @@ import torch
 from mmengine.runner.checkpoint import CheckpointLoader
 
 import mmcaps
-from mmcaps.apis.model_zoo import (CHECKPOINT_ROOT, SHA256_KEY,
-                                   SHIPPED_PREFIX, sha256sum)
+from mmcaps.apis.model_zoo import (CHECKPOINT_ROOT, DECODER_PREFIX,
+                                   SHA256_KEY, SHIPPED_PREFIX, sha256sum)
 from mmcaps.utils.fileio import fsync_dir
 
 # What a release checkpoint's meta keeps: the class names (get_model and
 # the inferencers read them) and where in training it was taken.
 KEPT_META = ('dataset_meta', 'epoch', 'iter', 'mmengine_version')
-DECODER_PREFIX = 'head.decoder.'
 
 
 def parse_args() -> argparse.Namespace:
