@@ -11,7 +11,7 @@ from mmengine.runner import Runner
 
 from mmcaps.evaluation import DumpPredictions
 # Importing mmcaps registers its modules.
-from mmcaps.utils import (destroy_distributed, load_model_weights,
+from mmcaps.utils import (end_distributed_run, load_model_weights,
                           setup_cpu_distributed)
 from mmcaps.utils.tool_args import merge_args, parse_tool_args
 
@@ -71,7 +71,7 @@ def main() -> None:
     if (args.out is not None and args.out_item == 'metrics'
             and is_main_process()):
         mmengine.dump(metrics, args.out)
-    destroy_distributed()
+    end_distributed_run()
 
 
 if __name__ == '__main__':

@@ -6,7 +6,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 # Importing mmcaps registers its modules.
-from mmcaps.utils import destroy_distributed, setup_cpu_distributed
+from mmcaps.utils import end_distributed_run, setup_cpu_distributed
 from mmcaps.utils.tool_args import merge_args, parse_tool_args
 
 
@@ -41,7 +41,7 @@ def main() -> None:
     setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
     runner.train()
-    destroy_distributed()
+    end_distributed_run()
 
 
 if __name__ == '__main__':

@@ -10,9 +10,11 @@ CPU-friendly DDP wrapper lets the same configs train and test with DDP on
 CPUs, with no config edits.
 """
 import datetime
+import logging
 import os
 import shutil
 import subprocess
+import sys
 from typing import Optional
 
 import torch.distributed as torch_dist
@@ -24,7 +26,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 __all__ = [
     'setup_cpu_distributed', 'set_slurm_dist_env', 'check_torchrun_env',
-    'destroy_distributed'
+    'end_distributed_run'
 ]
 
 SLURM_VARIABLES = ('SLURM_PROCID', 'SLURM_NTASKS', 'SLURM_NODELIST')
@@ -188,18 +190,30 @@ def setup_cpu_distributed(cfg: Config) -> bool:
     return True
 
 
-def destroy_distributed() -> None:
-    """Destroy the default process group, if one was started, at the end of
-    a tool's run.
+def end_distributed_run() -> None:
+    """End a tool's successful distributed run: wait for every rank,
+    destroy the process group, flush the logs and leave the process with
+    ``os._exit(0)``. A single-process run returns.
 
-    mmengine's Runner never does. Left to interpreter shutdown, gloo's
-    worker threads can be destroyed unjoined: the process then aborts
-    ("terminate called without an active exception", SIGABRT) after its
-    work is done, and torchrun reports the run as failed (seen in
-    ``tools/dist_test.sh`` with 2 CPU processes; pytorch/pytorch#190489).
+    mmengine's Runner never destroys the group, and destroying it is not
+    enough: the gloo group lives on in what holds it (the DDP wrapper's
+    reducer), and at interpreter finalisation its worker threads can be
+    destroyed unjoined or release tensors without the GIL. The process then
+    aborts ("terminate called without an active exception", SIGABRT) after
+    its work is done, and torchrun reports the run as failed: seen in
+    ``tools/dist_test.sh`` with 2 CPU processes on a loaded machine, with
+    and without ``destroy_process_group`` (pytorch/pytorch#190489, #179291).
+    Leaving with ``os._exit`` skips that finalisation; the run's files are
+    written and closed by then (the Runner closes its visualizer after the
+    run).
     """
-    if torch_dist.is_available() and torch_dist.is_initialized():
-        # Every rank done with the group first: a rank that destroys it
-        # while another still talks to it makes that one abort.
-        torch_dist.barrier()
-        torch_dist.destroy_process_group()
+    if not (torch_dist.is_available() and torch_dist.is_initialized()):
+        return
+    # Every rank done with the group first: a rank that destroys it while
+    # another still talks to it makes that one abort.
+    torch_dist.barrier()
+    torch_dist.destroy_process_group()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
