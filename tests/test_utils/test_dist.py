@@ -1,4 +1,5 @@
-"""setup_cpu_distributed: what it sets up, and when it keeps out of the way.
+"""setup_cpu_distributed: what it sets up, and when it keeps out of the way;
+end_distributed_run: how a tool's distributed run ends.
 
 The real process group is exercised by the torchrun runs of
 tests/test_tools/test_distributed.py and the Slurm-style runs of
@@ -8,12 +9,16 @@ recorded instead, so that no process-wide state is left behind.
 import datetime
 import os
 import stat
+import subprocess
+import sys
+import textwrap
 
 import pytest
+from conftest import free_port, repo_env
 from mmengine.config import Config
 
 import mmcaps.utils.dist as dist_module
-from mmcaps.utils import setup_cpu_distributed
+from mmcaps.utils import end_distributed_run, setup_cpu_distributed
 
 
 @pytest.fixture
@@ -241,3 +246,45 @@ def test_pytorch_launcher_outside_torchrun(init_calls, monkeypatch, device,
     with pytest.raises(ValueError, match=message):
         setup_cpu_distributed(make_cfg())
     assert init_calls == []
+
+
+RANK_SCRIPT = textwrap.dedent("""
+    import logging, sys
+    import torch
+    import torch.distributed as dist
+    from mmcaps.utils import end_distributed_run
+    dist.init_process_group('gloo')
+    total = torch.ones(1)
+    dist.all_reduce(total)
+    logging.basicConfig(filename=sys.argv[1], level=logging.INFO)
+    logging.info('logged %d', int(total))
+    print('printed', int(total), end='')  # buffered: stdout is a pipe
+    end_distributed_run()
+    print('after end_distributed_run')
+""")
+
+
+def test_end_distributed_run_exits_each_rank_cleanly(tmp_path):
+    """Each rank of a 2-process gloo run leaves through it with status 0,
+    its buffered stdout and its log file flushed, and runs nothing after
+    it."""
+    script = tmp_path / 'rank.py'
+    script.write_text(RANK_SCRIPT)
+    env = dict(repo_env(), MASTER_ADDR='127.0.0.1',
+               MASTER_PORT=str(free_port()), WORLD_SIZE='2')
+    env.pop('PYTHONUNBUFFERED', None)
+    procs = [subprocess.Popen(
+        [sys.executable, str(script), str(tmp_path / f'rank{rank}.log')],
+        env=dict(env, RANK=str(rank)), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True) for rank in range(2)]
+    for rank, proc in enumerate(procs):
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err[-2000:]
+        assert out == 'printed 2', out
+        assert 'INFO:root:logged 2' in (tmp_path /
+                                        f'rank{rank}.log').read_text()
+
+
+def test_end_distributed_run_returns_without_a_process_group():
+    """A single-process run goes on (pytest itself would exit here)."""
+    end_distributed_run()
