@@ -270,8 +270,8 @@ def test_end_distributed_run_exits_each_rank_cleanly(tmp_path):
     it."""
     script = tmp_path / 'rank.py'
     script.write_text(RANK_SCRIPT)
-    env = dict(repo_env(), MASTER_ADDR='127.0.0.1',
-               MASTER_PORT=str(free_port()), WORLD_SIZE='2')
+    env = repo_env(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(free_port()),
+                   WORLD_SIZE='2')
     env.pop('PYTHONUNBUFFERED', None)
     procs = [subprocess.Popen(
         [sys.executable, str(script), str(tmp_path / f'rank{rank}.log')],
